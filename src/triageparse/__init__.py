@@ -1,0 +1,8 @@
+"""triageparse: Windows triage collections into typed, ADX-ready Parquet tables."""
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .convert import Summary, convert  # noqa: E402
+
+__all__ = ["convert", "Summary", "__version__"]

@@ -1,0 +1,100 @@
+"""The command line: a thin layer over the Python API (``triageparse.convert`` …)."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import __version__, contracts
+
+
+def _cmd_convert(args) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from .collection import Limits
+    from .convert import convert
+    from .sink import OutputError
+
+    console = Console(stderr=True)
+    limits = Limits(max_total_bytes=args.max_bytes) if args.max_bytes else Limits()
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True, disable=args.quiet) as progress:
+        task = progress.add_task("converting", total=None)
+
+        def on_progress(path: str, i: int, total: int) -> None:
+            progress.update(task, description=f"[cyan]{path[-60:]}", completed=i, total=total)
+        try:
+            summary = convert(args.inputs, args.output, culture=args.culture, timezone=args.timezone,
+                              limits=limits, on_progress=on_progress)
+        except (OutputError, FileNotFoundError, ValueError) as exc:
+            console.print(f"[red]error:[/red] {exc}")
+            return 2
+    out = Console()
+    for c in summary.collections:
+        out.print(f"[bold]{c.name}[/bold]  id={c.collection_id}  host={c.computer}  family={c.family}  "
+                  f"culture={c.culture}  files={c.files} (unparsed {c.unparsed})")
+        for m in c.messages:
+            out.print(f"  [yellow]warning:[/yellow] {m}")
+    table = Table(title=f"written to {summary.out}")
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    for name, rows in summary.tables.items():
+        table.add_row(name, f"{rows:,}")
+    out.print(table)
+    out.print(f"collections {len(summary.collections)}, tables {len(summary.tables)}, rows written "
+              f"{summary.rows_written:,}, rows rejected {summary.rows_rejected:,}, warnings {summary.warnings:,}, "
+              f"errors {summary.errors:,}")
+    if summary.errors:
+        out.print("[yellow]some files could not be read completely: see the ParseIssue table "
+                  f"(triageparse query {summary.out} \"ParseIssue | where Severity == 'error'\")[/yellow]")
+    return 0 if summary.ok else 1
+
+
+def _cmd_schema(args) -> int:
+    chosen = contracts.all_contracts()
+    if args.table:
+        chosen = {t: contracts.get(t) for t in args.table}
+    if args.markdown:
+        print(contracts.tables_markdown() if not args.table else "\n".join(c.markdown() for c in chosen.values()))
+        return 0
+    for c in chosen.values():
+        print(c.kql_create_merge())
+        print()
+        print(c.kql_create_mapping())
+        print()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="triageparse", description="Windows triage collections into typed, "
+                                "ADX-ready Parquet tables.")
+    p.add_argument("--version", action="version", version=f"triageparse {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    c = sub.add_parser("convert", help="convert collections (zip, nested zip, folder or file) to Parquet")
+    c.add_argument("inputs", nargs="+", help="DFIR-<HOST>-<date>.zip files, folders or single artifact files")
+    c.add_argument("-o", "--output", required=True, help="output folder (one dataset per table)")
+    c.add_argument("--culture", help="date culture of the host (en-US, en-GB, nl-NL, de-DE, fr-FR, ISO …); "
+                   "inferred when omitted")
+    c.add_argument("--timezone", help="host time zone: IANA name (Europe/Amsterdam) or offset (+02:00)")
+    c.add_argument("--max-bytes", type=int, help="cap on decompressed bytes per source (default 64 GiB)")
+    c.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    c.set_defaults(func=_cmd_convert)
+
+    s = sub.add_parser("schema", help="print ADX commands or docs generated from the table contracts")
+    s.add_argument("--kql", action="store_true", help=".create-merge table and Parquet mapping commands (default)")
+    s.add_argument("--markdown", action="store_true", help="the table reference as Markdown")
+    s.add_argument("table", nargs="*", help="only these tables")
+    s.set_defaults(func=_cmd_schema)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,410 @@
+"""Sources, collections and their members.
+
+A *source* is what the user names: a zip, a folder or a single file. A source holds one or more
+*collections* (a DFIR-<HOST>-<yyyy-MM-dd> root, or the source itself). Zip members are read as
+streams and never extracted by name; nested zips are opened from a bounded spool; the total
+decompressed size, a member's size and the nesting depth are capped, and whatever is refused is
+reported, not silently skipped.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import os
+import re
+import shutil
+import stat
+import tempfile
+import zipfile
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO, Callable, Iterator
+
+HEAD_BYTES = 64 << 10
+DFIR_ROOT = re.compile(r"^DFIR-(?P<host>.+)-(?P<date>\d{4}-\d{2}-\d{2})(?:\.zip)?$", re.I)
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_total_bytes: int = 64 << 30     # decompressed bytes per source
+    max_member_bytes: int = 16 << 30    # decompressed bytes per member
+    max_depth: int = 3                  # zip-in-zip nesting
+    max_members: int = 200_000          # members per source
+    max_ratio: int = 2000               # decompressed / compressed, above which a member is a bomb
+    spool_in_memory: int = 32 << 20
+
+
+class LimitExceeded(Exception):
+    """A size or nesting cap was hit; the message tells which and how to raise it."""
+
+
+class Budget:
+    """Counts decompressed bytes across one source."""
+
+    def __init__(self, limits: Limits):
+        self.limits = limits
+        self.used = 0
+
+    def take(self, n: int) -> None:
+        self.used += n
+        if self.used > self.limits.max_total_bytes:
+            raise LimitExceeded(f"source inflates beyond {self.limits.max_total_bytes:,} bytes "
+                                "(--max-bytes); the rest is refused")
+
+
+class _CountingReader(io.RawIOBase):
+    """Wraps a member stream: hashes what passes, enforces the size caps."""
+
+    def __init__(self, raw: BinaryIO, member: "Member"):
+        self._raw = raw
+        self._member = member
+        self._hash = hashlib.sha256()
+        self._n = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        data = self._raw.read(len(b))
+        n = len(data)
+        if n:
+            self._n += n
+            limits = self._member.budget.limits
+            if self._n > limits.max_member_bytes:
+                raise LimitExceeded(f"{self._member.path}: member inflates beyond {limits.max_member_bytes:,} bytes")
+            if self._member.compressed_size and self._n > 1 << 20 and \
+                    self._n > limits.max_ratio * self._member.compressed_size:
+                raise LimitExceeded(f"{self._member.path}: compression ratio above {limits.max_ratio}:1 (zip bomb?)")
+            self._member.budget.take(n)
+            self._hash.update(data)
+            b[:n] = data
+        else:
+            self._member._finish_hash(self._hash, self._n)
+        return n
+
+    def close(self) -> None:
+        try:
+            self._raw.close()
+        finally:
+            super().close()
+
+
+@dataclass
+class Member:
+    """One file of a collection. ``path`` is relative to the collection root, with forward slashes."""
+    path: str
+    size: int | None
+    opener: Callable[[], BinaryIO] = field(repr=False)
+    budget: Budget = field(repr=False)
+    compressed_size: int | None = None
+    refused: str | None = None           # why the member cannot be read at all
+    warnings: list[str] = field(default_factory=list)
+    sha256: str | None = None
+    read_size: int | None = None
+    _head: bytes | None = field(default=None, repr=False)
+
+    @property
+    def name(self) -> str:
+        return PurePosixPath(self.path).name
+
+    @property
+    def lower(self) -> str:
+        return self.path.lower()
+
+    def open(self) -> BinaryIO:
+        """A fresh binary stream over the member's bytes (bounded, hashed)."""
+        if self.refused:
+            raise LimitExceeded(self.refused)
+        return io.BufferedReader(_CountingReader(self.opener(), self), buffer_size=1 << 20)
+
+    @property
+    def head(self) -> bytes:
+        """The first 64 KiB, for content sniffing."""
+        if self._head is None:
+            if self.refused:
+                self._head = b""
+            else:
+                with self.opener() as f:
+                    self._head = f.read(HEAD_BYTES)
+        return self._head
+
+    def _finish_hash(self, h, n: int) -> None:
+        if self.sha256 is None:
+            self.sha256 = h.hexdigest()
+            self.read_size = n
+
+    def ensure_hash(self) -> None:
+        """Hash the whole member if no parser read it to the end."""
+        if self.sha256 is None and not self.refused:
+            with self.open() as f:
+                while f.read(1 << 20):
+                    pass
+
+    @contextmanager
+    def local_path(self) -> Iterator[Path]:
+        """A real file with the member's bytes, for libraries that need a path (EVTX, SQLite, hives).
+
+        Evidence is never modified: the copy lives in a private temp folder and is deleted after use.
+        """
+        tmpdir = tempfile.mkdtemp(prefix="triageparse-")
+        try:
+            target = Path(tmpdir) / "member"
+            with self.open() as src, open(target, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+            yield target
+        finally:
+            shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+@dataclass
+class Collection:
+    source: Path
+    root: str                     # path prefix inside the source ("" for the whole source)
+    members: list[Member]
+    source_sha256: str
+    host: str | None = None
+    date: dt.date | None = None
+    problems: list[tuple[str, str]] = field(default_factory=list)   # (path, message) refused at source level
+
+    @property
+    def collection_id(self) -> str:
+        return hashlib.sha256(f"{self.source_sha256}\0{self.root}".encode()).hexdigest()[:16]
+
+    @property
+    def display_name(self) -> str:
+        base = self.source.name
+        return f"{base}!{self.root}" if self.root and self.root.rstrip("/") != Path(base).stem else base
+
+
+def normalise_name(name: str) -> tuple[str, str | None]:
+    """Windows PowerShell 5.1 writes backslashes; absolute, drive and ``..`` names are refused."""
+    raw = name
+    name = name.replace("\\", "/")
+    refusal = None
+    if name.startswith("/") or name.startswith("//") or re.match(r"^[A-Za-z]:", name):
+        refusal = f"absolute member name {raw!r} refused"
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    if any(p == ".." for p in parts):
+        refusal = f"member name {raw!r} climbs out of the archive ('..'); refused"
+    if any("\x00" in p for p in parts):
+        refusal = f"member name {raw!r} contains NUL; refused"
+    return "/".join(parts), refusal
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _zip_members(zf: zipfile.ZipFile, prefix: str, budget: Budget, depth: int, problems: list,
+                 spools: list) -> Iterator[Member]:
+    infos = zf.infolist()
+    if len(infos) > budget.limits.max_members:
+        problems.append((prefix or "/", f"archive has {len(infos):,} members; only the first "
+                         f"{budget.limits.max_members:,} are read"))
+        infos = infos[: budget.limits.max_members]
+    seen: dict[str, int] = {}
+    for info in infos:
+        if info.is_dir() or info.filename.endswith(("/", "\\")):
+            continue
+        path, refusal = normalise_name(info.filename)
+        if not path:
+            continue
+        full = f"{prefix}{path}"
+        key = full.lower()
+        warnings = []
+        if key in seen:
+            seen[key] += 1
+            warnings.append(f"duplicate member name (copy {seen[key]}); kept as a separate file")
+            full = f"{full}~{seen[key]}"
+        else:
+            seen[key] = 1
+        mode = (info.external_attr >> 16) & 0o170000
+        if refusal is None and mode == stat.S_IFLNK:
+            refusal = "symbolic-link member refused (never followed)"
+        if refusal is None and info.flag_bits & 0x1:
+            refusal = "encrypted member: cannot be read without the password"
+        if refusal is None and info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED,
+                                                          zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA):
+            method = {9: "Deflate64 (Windows Explorer's zipper for large archives)"}.get(info.compress_type,
+                                                                                          str(info.compress_type))
+            refusal = (f"compression method {method} is not supported by any maintained Python library; "
+                       "re-zip the collection with standard Deflate")
+        opener = (lambda i=info: zf.open(i))
+        m = Member(full, info.file_size, opener, budget, compressed_size=info.compress_size, refused=refusal,
+                   warnings=warnings)
+        if refusal is None and path.lower().endswith(".zip"):
+            if depth >= budget.limits.max_depth:
+                m.warnings.append(f"nested zip deeper than {budget.limits.max_depth} levels; not opened")
+                yield m
+                continue
+            try:
+                inner = _spool(m, budget)
+                spools.append(inner)
+                inner_zf = zipfile.ZipFile(inner)
+            except (zipfile.BadZipFile, LimitExceeded, OSError, EOFError) as exc:
+                m.warnings.append(f"nested zip could not be opened: {exc}")
+                yield m
+                continue
+            yield m  # the container itself is inventoried too
+            yield from _zip_members(inner_zf, f"{full}/", budget, depth + 1, problems, spools)
+            continue
+        yield m
+
+
+def _spool(member: Member, budget: Budget) -> BinaryIO:
+    spool = tempfile.SpooledTemporaryFile(max_size=budget.limits.spool_in_memory)
+    with member.open() as src:
+        shutil.copyfileobj(src, spool, 1 << 20)
+    spool.seek(0)
+    return spool
+
+
+def _recover_truncated_zip(path: Path, budget: Budget, problems: list) -> Iterator[Member]:
+    """No central directory: walk the local file headers and recover what they allow."""
+    import struct
+    import zlib
+    data_size = path.stat().st_size
+    with open(path, "rb") as f:
+        offset = 0
+        while offset + 30 <= data_size:
+            f.seek(offset)
+            hdr = f.read(30)
+            if hdr[:4] != b"PK\x03\x04":
+                break
+            (_, _, flags, method, _, _, _, csize, usize, nlen, xlen) = struct.unpack("<IHHHHHIIIHH", hdr)
+            name = f.read(nlen).decode("utf-8" if flags & 0x800 else "cp437", "replace")
+            f.seek(xlen, 1)
+            start = f.tell()
+            if flags & 0x8 or method not in (0, 8):  # sizes unknown (data descriptor) or unknown method
+                problems.append((name, "truncated archive: member uses a data descriptor or an unknown method; "
+                                 "cannot be recovered from local headers"))
+                break
+            norm, refusal = normalise_name(name)
+            blob_end = min(start + csize, data_size)
+
+            def opener(start=start, end=blob_end, method=method):
+                with open(path, "rb") as g:
+                    g.seek(start)
+                    raw = g.read(end - start)
+                if method == 8:
+                    raw = zlib.decompressobj(-15).decompress(raw, budget.limits.max_member_bytes)
+                return io.BytesIO(raw)
+            warnings = [] if blob_end == start + csize else ["member cut off by the truncation; partial content"]
+            if norm and not name.endswith("/"):
+                yield Member(norm, usize, opener, budget, compressed_size=csize, refused=refusal,
+                             warnings=["recovered from a local header (no central directory)"] + warnings)
+            offset = start + csize
+
+
+def open_source(path: Path, limits: Limits, exclude: frozenset[str] = frozenset()) -> tuple[list[Member], str, list, list]:
+    """All members of a source, its identity hash, source-level problems and open spools."""
+    budget = Budget(limits)
+    problems: list[tuple[str, str]] = []
+    spools: list = []
+    if path.is_dir():
+        members = []
+        ident = hashlib.sha256()
+        for dirpath, dirnames, filenames in os.walk(path, followlinks=False):
+            if Path(dirpath) == path:
+                dirnames[:] = [d for d in dirnames if d not in exclude]
+                filenames = [f for f in filenames if f not in exclude]
+            dirnames.sort()
+            for fn in sorted(filenames):
+                fp = Path(dirpath) / fn
+                rel = fp.relative_to(path).as_posix()
+                if fp.is_symlink():
+                    problems.append((rel, "symbolic link inside the folder; not followed"))
+                    continue
+                if not fp.is_file():
+                    continue
+                size = fp.stat().st_size
+                digest = _sha256_file(fp)
+                ident.update(f"{rel}\0{digest}\n".encode())
+                m = Member(rel, size, (lambda fp=fp: open(fp, "rb")), budget)
+                members.append(m)
+                if fn.lower().endswith(".zip"):
+                    try:
+                        zf = zipfile.ZipFile(fp)
+                    except (zipfile.BadZipFile, OSError) as exc:
+                        m.warnings.append(f"zip inside the folder could not be opened: {exc}")
+                    else:
+                        spools.append(zf)
+                        members.extend(_zip_members(zf, f"{rel}/", budget, 2, problems, spools))
+                if len(members) > limits.max_members:
+                    problems.append((rel, f"folder has more than {limits.max_members:,} files; the rest is refused"))
+                    break
+        return members, ident.hexdigest(), problems, spools
+    digest = _sha256_file(path)
+    if zipfile.is_zipfile(path) or path.suffix.lower() == ".zip":
+        try:
+            zf = zipfile.ZipFile(path)
+        except (zipfile.BadZipFile, OSError) as exc:
+            problems.append((path.name, f"not a readable zip ({exc}); recovering members from local headers"))
+            return list(_recover_truncated_zip(path, budget, problems)), digest, problems, spools
+        spools.append(zf)
+        return list(_zip_members(zf, "", budget, 1, problems, spools)), digest, problems, spools
+    return [Member(path.name, path.stat().st_size, (lambda: open(path, "rb")), budget)], digest, problems, spools
+
+
+def split_collections(source: Path, members: list[Member], digest: str, problems: list) -> list[Collection]:
+    """Group members under their DFIR-<HOST>-<date> root; everything else belongs to the source itself."""
+    groups: dict[str, list[Member]] = {}
+    for m in members:
+        parts = m.path.split("/")
+        root = ""
+        for i, part in enumerate(parts[:-1]):   # the innermost root wins (zip in zip in folder)
+            if DFIR_ROOT.match(part):
+                root = "/".join(parts[: i + 1]) + "/"
+        groups.setdefault(root, []).append(m)
+    rooted = [k for k in groups if k]
+    if "" in groups and len(rooted) == 1 and all(x.lower.endswith(".zip") for x in groups[""]):
+        # A zip that only holds the DFIR zip (Live Response download): the container joins that collection.
+        groups[rooted[0]].extend(groups.pop(""))
+    out = []
+    for root, ms in groups.items():
+        name_part = root.rstrip("/").split("/")[-1] if root else source.name
+        mt = DFIR_ROOT.match(name_part)
+        host, date = (mt.group("host"), _date(mt.group("date"))) if mt else (None, None)
+        for m in ms:
+            if root and m.path.startswith(root):
+                m.path = m.path[len(root):]
+        out.append(Collection(source, root, ms, digest, host, date, problems if not out else []))
+    return out
+
+
+def _date(text: str) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class Source:
+    path: Path
+    exclude: frozenset[str] = frozenset()   # names directly under a folder source that are sources themselves
+
+
+def expand_inputs(inputs: list[Path]) -> list[Source]:
+    """Each zip or DFIR folder inside a named folder is a source of its own; the rest of the folder is one more."""
+    out: list[Source] = []
+    for p in inputs:
+        if not p.exists():
+            raise FileNotFoundError(f"{p}: no such file or folder")
+        if not p.is_dir() or DFIR_ROOT.match(p.name):
+            out.append(Source(p))
+            continue
+        children = sorted(p.iterdir())
+        own = [q for q in children if (q.is_file() and q.suffix.lower() == ".zip") or
+               (q.is_dir() and DFIR_ROOT.match(q.name))]
+        out += [Source(q) for q in own]
+        rest = [q for q in children if q not in own]
+        if rest:
+            out.append(Source(p, frozenset(q.name for q in own)))
+    return out

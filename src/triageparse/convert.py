@@ -1,0 +1,264 @@
+"""Conversion of sources into typed Parquet tables: the orchestration behind ``triageparse convert``."""
+from __future__ import annotations
+
+import collections as _collections
+import datetime as dt
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from . import __version__
+from .artifacts.base import Artifact, FileContext, Issue, choose
+from .collection import Collection, Limits, LimitExceeded, Member, expand_inputs, open_source, split_collections
+from .family import detect_family
+from .formats.dates import LocalTime, infer_culture, parse_timezone, pattern_for
+from .sink import CollectionSink, prepare_output
+
+DATE_SAMPLES_PER_FILE = 5000
+
+
+@dataclass
+class CollectionSummary:
+    collection_id: str
+    name: str
+    computer: str | None
+    family: str
+    culture: str
+    tables: dict[str, int]
+    rows_rejected: int
+    warnings: int
+    errors: int
+    files: int
+    unparsed: int
+    messages: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Summary:
+    """What a conversion did. ``ok`` is False when any file failed or was refused."""
+    out: Path
+    collections: list[CollectionSummary] = field(default_factory=list)
+
+    @property
+    def tables(self) -> dict[str, int]:
+        total: dict[str, int] = _collections.Counter()
+        for c in self.collections:
+            total.update(c.tables)
+        return dict(sorted(total.items()))
+
+    @property
+    def rows_written(self) -> int:
+        return sum(n for t, n in self.tables.items() if t not in BOOKKEEPING)
+
+    @property
+    def rows_rejected(self) -> int:
+        return sum(c.rows_rejected for c in self.collections)
+
+    @property
+    def warnings(self) -> int:
+        return sum(c.warnings for c in self.collections)
+
+    @property
+    def errors(self) -> int:
+        return sum(c.errors for c in self.collections)
+
+    @property
+    def ok(self) -> bool:
+        return self.errors == 0
+
+
+BOOKKEEPING = ("Collection", "CollectedFile", "ParseIssue")
+
+
+class CollectionRun:
+    """State of one collection while it is converted."""
+
+    def __init__(self, collection: Collection, out: Path, culture: str | None, timezone: str | None):
+        self.collection = collection
+        self.sink = CollectionSink(out, collection.collection_id)
+        self.family = detect_family([m.path for m in collection.members])
+        self.culture_arg = culture
+        self.timezone_arg = timezone
+        self.computer_hints: _collections.Counter[str] = _collections.Counter()
+        self.placeholders = 0
+        self.localtime = LocalTime(pattern_for("en-US"))
+        self.culture_name = "en-US"
+        self.culture_evidence = ""
+        self.tz_source = "assumed-utc"
+        self.offset_minutes: int | None = 0
+        self.shared: dict = {}       # scratch space parsers share within a collection (e.g. CSV vs text)
+
+    @property
+    def computer(self) -> str | None:
+        if self.collection.host:
+            return self.collection.host
+        return self.computer_hints.most_common(1)[0][0] if self.computer_hints else None
+
+    def setup_time(self, samples: Iterable[str]) -> list[str]:
+        messages = []
+        if self.culture_arg:
+            pattern = pattern_for(self.culture_arg)
+            self.culture_name = self.culture_arg
+            self.culture_evidence = "given with --culture"
+        else:
+            guess = infer_culture(samples, self.collection.date)
+            pattern = guess.pattern
+            self.culture_name = guess.pattern.name
+            self.culture_evidence = guess.evidence
+            if guess.ambiguous:
+                messages.append(f"date culture is ambiguous: {guess.evidence}; pass --culture to be sure")
+        tz, offset = (None, None)
+        if self.timezone_arg:
+            tz, offset = parse_timezone(self.timezone_arg)
+            self.tz_source = "argument"
+            self.offset_minutes = offset
+        self.localtime = LocalTime(pattern, tz, offset)
+        return messages
+
+
+def convert(inputs: Iterable[str | Path], out: str | Path, *, culture: str | None = None,
+            timezone: str | None = None, limits: Limits | None = None,
+            on_progress: Callable[[str, int, int], None] | None = None) -> Summary:
+    """Convert collections (zips, nested zips, folders or single files) into typed Parquet under ``out``.
+
+    >>> summary = convert(["sample_data/DFIR-WS01-2025-10-02.zip"], "out")   # doctest: +SKIP
+    >>> summary.tables["DnsCacheEntry"]                                      # doctest: +SKIP
+    """
+    out = Path(out)
+    limits = limits or Limits()
+    if culture:
+        pattern_for(culture)            # fail early with a clear message
+    if timezone:
+        parse_timezone(timezone)
+    prepare_output(out)
+    summary = Summary(out)
+    sources = expand_inputs([Path(p) for p in inputs])
+    for source in sources:
+        members, digest, problems, spools = open_source(source.path, limits, source.exclude)
+        try:
+            for coll in split_collections(source.path, members, digest, problems):
+                summary.collections.append(_convert_collection(coll, out, culture, timezone, on_progress))
+        finally:
+            for s in spools:
+                try:
+                    s.close()
+                except Exception:
+                    pass
+    return summary
+
+
+def _convert_collection(coll: Collection, out: Path, culture, timezone, on_progress) -> CollectionSummary:
+    run = CollectionRun(coll, out, culture, timezone)
+    coll.members.sort(key=lambda m: m.path)
+    routed: list[tuple[Member, type[Artifact] | None]] = []
+    for m in coll.members:
+        cls = None
+        if not m.refused:
+            try:
+                cls, _ = choose(m)
+            except LimitExceeded as exc:
+                m.refused = str(exc)
+        routed.append((m, cls))
+    parsers: dict[str, Artifact] = {}
+
+    def parser_for(cls: type[Artifact]) -> Artifact:
+        if cls.name not in parsers:
+            parsers[cls.name] = cls()
+        return parsers[cls.name]
+
+    # Pass 1: date strings of the whole collection decide its culture.
+    samples: list[str] = []
+    if not culture:
+        for m, cls in routed:
+            if cls is None:
+                continue
+            ctx = FileContext(run, m, cls.name)
+            try:
+                for i, s in enumerate(parser_for(cls).date_samples(m, ctx)):
+                    if i >= DATE_SAMPLES_PER_FILE:
+                        break
+                    samples.append(s)
+            except Exception:
+                pass   # the parse pass will report the file's problem
+    messages = run.setup_time(samples)
+
+    files_rows: list[dict] = []
+    issues: list[Issue] = [Issue(path, None, "error", msg) for path, msg in coll.problems]
+    total = len(routed)
+    for i, (m, cls) in enumerate(routed):
+        if on_progress:
+            on_progress(m.path, i, total)
+        ctx = FileContext(run, m, cls.name if cls else "")
+        status = "unparsed"
+        detail = ""
+        if m.refused:
+            status = "refused"
+            detail = m.refused
+            issues.append(Issue(m.path, None, "error", m.refused))
+        elif cls is None:
+            detail = "no parser recognises this file; inventoried only"
+        else:
+            try:
+                parser_for(cls).parse(m, ctx)
+                status = "lossy" if ctx.lossy else ("parsed" if ctx.rows_read or ctx.rows_written else "empty")
+            except LimitExceeded as exc:
+                status = "refused"
+                ctx.reject(None, str(exc))
+            except Exception as exc:  # one parser's bug must not stop the other files
+                status = "failed"
+                ctx.issues.append(Issue(m.path, None, "error",
+                                        f"internal error in parser {cls.name}: {type(exc).__name__}: {exc}",
+                                        traceback.format_exc()[-4000:]))
+            if ctx.rows_read != ctx.rows_written + ctx.rows_rejected and status != "failed":
+                ctx.issues.append(Issue(m.path, None, "error", f"accounting mismatch: read {ctx.rows_read}, "
+                                        f"written {ctx.rows_written}, rejected {ctx.rows_rejected}"))
+            if ctx.suppressed_issues:
+                ctx.issues.append(Issue(m.path, None, "warning", f"{ctx.suppressed_issues} more issues not listed"))
+            detail = "; ".join(ctx.details)
+        for w in m.warnings:
+            issues.append(Issue(m.path, None, "warning", w))
+        try:
+            m.ensure_hash()
+        except (LimitExceeded, OSError, EOFError, Exception) as exc:
+            if status not in ("refused", "failed"):
+                status = "refused"
+            issues.append(Issue(m.path, None, "error", f"could not read the whole file: {exc}"))
+        issues.extend(ctx.issues)
+        files_rows.append(dict(SourceFile=m.path, SourceRecord=None, SizeBytes=m.read_size if m.read_size is not None
+                               else m.size, Sha256=m.sha256, Parser=ctx.parser or None,
+                               Table=",".join(sorted(ctx.tables)) or None, RowsRead=ctx.rows_read,
+                               RowsWritten=ctx.rows_written, RowsRejected=ctx.rows_rejected, Status=status,
+                               Detail=detail[:4000] or None))
+    return _finish(run, files_rows, issues, messages)
+
+
+def _finish(run: CollectionRun, files_rows: list[dict], issues: list[Issue], messages: list[str]) -> CollectionSummary:
+    coll = run.collection
+    book = FileContext(run, Member(coll.display_name, None, lambda: None, None), "triageparse")
+    book.emit("CollectedFile", files_rows)
+    issue_rows = [dict(SourceFile=x.source_file, SourceRecord=x.source_record, Severity=x.severity, Reason=x.reason,
+                       RawText=x.raw_text or None) for x in issues]
+    issue_rows += [dict(SourceFile=coll.display_name, SourceRecord=None, Severity="warning", Reason=msg)
+                   for msg in messages]
+    book.emit("ParseIssue", issue_rows)
+    book.emit("Collection", [dict(
+        CollectionId=coll.collection_id, Computer=run.computer, CollectionDate=_midnight(coll.date),
+        ScriptFamily=run.family, SourceName=coll.display_name, SourceSha256=coll.source_sha256,
+        DateCulture=run.culture_name, DateCultureEvidence=run.culture_evidence,
+        UtcOffsetMinutes=run.offset_minutes, TimeZone=run.timezone_arg, TimeZoneSource=run.tz_source,
+        ParserVersion=__version__, Files=len(files_rows), PlaceholdersNulled=run.placeholders)])
+    try:
+        tables = run.sink.close()
+    except BaseException:
+        run.sink.abort()
+        raise
+    errors = sum(1 for x in issues if x.severity == "error")
+    return CollectionSummary(coll.collection_id, coll.display_name, run.computer, run.family, run.culture_name,
+                             tables, sum(r["RowsRejected"] for r in files_rows),
+                             sum(1 for x in issues if x.severity == "warning") + len(messages), errors,
+                             len(files_rows), sum(1 for r in files_rows if r["Status"] == "unparsed"), messages)
+
+
+def _midnight(d: dt.date | None):
+    return dt.datetime(d.year, d.month, d.day, tzinfo=dt.timezone.utc) if d else None

@@ -1,0 +1,1 @@
+"""Readers of PowerShell-made text: encodings, the CSV dialect, culture-aware dates."""

@@ -1,0 +1,205 @@
+"""The CSV dialect of Windows PowerShell 5.1 (ConvertTo-Csv / Export-Csv).
+
+Every non-null value is quoted, ``""`` escapes a quote, CR/LF appear literally inside quotes,
+``,,`` is $null and ``,"",`` is an empty string. Columns are matched by header name, never by
+position. The fast path streams through pyarrow's CSV reader with every column as string; a
+file pyarrow refuses (unclosed quote, huge field, bad bytes) is re-read by Python's csv module
+from where pyarrow stopped, so a damaged file still yields every record that can be read.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+from dataclasses import dataclass, field
+from typing import BinaryIO, Callable, Iterator
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from .encoding import iter_text, sniff
+
+BLOCK_SIZE = 4 << 20          # bounded memory: the reader keeps tens of blocks in flight
+BATCH_ROWS = 65536
+MAX_COLUMNS = 4096            # a header wider than this is refused (hostile input)
+MAX_FIELD = 16 << 20          # characters; larger fields are rejected by the fallback reader
+
+
+@dataclass
+class CsvIssue:
+    record: int | None
+    reason: str
+    raw: str = ""
+
+
+@dataclass
+class CsvBatch:
+    """A batch of records: every column a string array, ``first_record`` the ordinal of row 0."""
+    table: pa.Table
+    first_record: int
+
+
+@dataclass
+class CsvReadResult:
+    header: list[str] = field(default_factory=list)
+    encoding: str = ""
+    issues: list[CsvIssue] = field(default_factory=list)
+    records: int = 0          # data records seen (delivered + rejected)
+    rejected: int = 0
+    fallback: bool = False
+    type_line: str | None = None
+
+
+def unique_names(names: list[str]) -> list[str]:
+    """PowerShell headers can repeat case-insensitively; suffix repeats so every column survives."""
+    seen: dict[str, int] = {}
+    out = []
+    for n in names:
+        key = n.lower()
+        if key in seen:
+            seen[key] += 1
+            out.append(f"{n}_{seen[key]}")
+        else:
+            seen[key] = 1
+            out.append(n)
+    return out
+
+
+def _header(head_text: str) -> tuple[list[str], int, str | None]:
+    """Header fields, the number of lines before the data, and a tolerated ``#TYPE`` line."""
+    lines = head_text.split("\n", 2)
+    skip = 0
+    type_line = None
+    if lines and lines[0].lstrip("\ufeff").startswith("#TYPE"):
+        type_line = lines[0].strip()
+        skip = 1
+        head_text = head_text.split("\n", 1)[1] if "\n" in head_text else ""
+    reader = csv.reader(io.StringIO(head_text))
+    try:
+        fields = next(reader)
+    except (StopIteration, csv.Error):
+        fields = []
+    return [f.lstrip("\ufeff").strip() for f in fields], skip + 1, type_line
+
+
+def read_pscsv(open_stream: Callable[[], BinaryIO], head: bytes) -> tuple[CsvReadResult, Iterator[CsvBatch]]:
+    """Read a PowerShell CSV. Returns the result object (filled while iterating) and the batches."""
+    result = CsvReadResult(encoding=sniff(head))
+    head_text = "".join(itertools.islice(iter_text(io.BytesIO(head[: 1 << 20]), result.encoding), 1))
+    header, skip_lines, result.type_line = _header(head_text)
+    result.header = header
+    return result, _batches(open_stream, result, skip_lines)
+
+
+def _batches(open_stream, result: CsvReadResult, skip_lines: int) -> Iterator[CsvBatch]:
+    header = result.header
+    if not header or header == [""]:
+        return
+    if len(header) > MAX_COLUMNS:
+        result.issues.append(CsvIssue(1, f"header has {len(header)} columns (limit {MAX_COLUMNS}); file refused"))
+        return
+    names = unique_names(header)
+    delivered = 0
+    try:
+        for batch in _arrow_batches(open_stream, result, names, skip_lines):
+            n = batch.num_rows
+            if n:
+                yield CsvBatch(pa.Table.from_batches([batch]), delivered + 1)
+                delivered += n
+                result.records += n
+        return
+    except (pa.ArrowInvalid, pa.ArrowException, UnicodeError, ValueError) as exc:
+        result.fallback = True
+        result.issues.append(CsvIssue(delivered + result.rejected + 1,
+                                      f"fast CSV reader stopped ({str(exc)[:200]}); re-reading the rest "
+                                      "with the tolerant reader (null and empty strings are no longer told apart)"))
+    yield from _python_batches(open_stream, result, names, skip_lines, already=delivered + result.rejected)
+
+
+def _arrow_batches(open_stream, result: CsvReadResult, names: list[str], skip_lines: int):
+    def on_invalid(row) -> str:
+        result.rejected += 1
+        result.records += 1
+        result.issues.append(CsvIssue(row.number, f"record has {row.actual_columns} fields, header has "
+                                      f"{row.expected_columns}", (row.text or "")[:4096]))
+        return "skip"
+
+    encoding = result.encoding
+    read_opts = pacsv.ReadOptions(column_names=names, skip_rows=skip_lines, block_size=BLOCK_SIZE,
+                                  use_threads=False,
+                                  encoding={"utf-16-le-bom": "utf-16", "utf-16-be-bom": "utf-16",
+                                            "utf-16-le": "utf-16-le"}.get(encoding, "utf8"))
+    parse_opts = pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid)
+    conv_opts = pacsv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=True,
+                                     quoted_strings_can_be_null=False, null_values=[""], check_utf8=True)
+    with open_stream() as raw:
+        reader = pacsv.open_csv(raw, read_options=read_opts, parse_options=parse_opts, convert_options=conv_opts)
+        for batch in reader:
+            yield batch
+
+
+def _python_batches(open_stream, result: CsvReadResult, names: list[str], skip_lines: int, already: int):
+    csv.field_size_limit(MAX_FIELD)
+    with open_stream() as raw:
+        text = io.TextIOWrapper(_TextChunks(iter_text(raw, result.encoding)), encoding="utf-8", errors="replace",
+                                newline="")
+        reader = csv.reader(text, strict=False)
+        for _ in range(skip_lines):
+            try:
+                next(reader)
+            except (StopIteration, csv.Error):
+                return
+        cols: list[list[str | None]] = [[] for _ in names]
+        first = already + 1
+        ordinal = 0
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                ordinal += 1
+                if ordinal > already:
+                    result.records += 1
+                    result.rejected += 1
+                    result.issues.append(CsvIssue(ordinal, f"unreadable record: {exc}"))
+                continue
+            ordinal += 1
+            if ordinal <= already:
+                continue
+            result.records += 1
+            if len(row) != len(names):
+                result.rejected += 1
+                result.issues.append(CsvIssue(ordinal, f"record has {len(row)} fields, header has {len(names)}",
+                                              ",".join(row)[:4096]))
+                continue
+            for i, v in enumerate(row):
+                cols[i].append(v)
+            if len(cols[0]) >= BATCH_ROWS:
+                yield CsvBatch(pa.table({n: pa.array(c, pa.string()) for n, c in zip(names, cols)}), first)
+                first += len(cols[0])
+                cols = [[] for _ in names]
+        if cols and cols[0]:
+            yield CsvBatch(pa.table({n: pa.array(c, pa.string()) for n, c in zip(names, cols)}), first)
+
+
+class _TextChunks(io.RawIOBase):
+    """Re-encode decoded text chunks as UTF-8 so TextIOWrapper can feed the csv module lazily."""
+
+    def __init__(self, chunks: Iterator[str]):
+        self._chunks = chunks
+        self._buf = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        while not self._buf:
+            try:
+                self._buf = next(self._chunks).encode("utf-8", "surrogatepass")
+            except StopIteration:
+                return 0
+        n = min(len(b), len(self._buf))
+        b[:n] = self._buf[:n]
+        self._buf = self._buf[n:]
+        return n

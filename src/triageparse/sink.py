@@ -1,0 +1,106 @@
+"""Deterministic Parquet output: one file per (table, collection), written atomically.
+
+Layout: ``OUT/<Table>/<CollectionId>.parquet``. Rows are buffered into row groups of up to
+128 Ki rows and written to ``.<name>.tmp``; the file is renamed into place only when the
+collection is complete, so an interrupted run never leaves a half-written table. The same input
+gives the same bytes: no wall-clock values, fixed writer settings.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from . import contracts
+
+FORMAT_VERSION = 1
+MARKER = "_triageparse.json"
+ROW_GROUP_ROWS = 128 * 1024
+WRITER_OPTIONS = dict(compression="zstd", compression_level=1, use_dictionary=True, write_statistics=True,
+                      data_page_version="1.0", version="2.6")
+
+
+class OutputError(Exception):
+    pass
+
+
+def prepare_output(out: Path) -> None:
+    """Create OUT or check that it was written by a compatible triageparse."""
+    out.mkdir(parents=True, exist_ok=True)
+    marker = out / MARKER
+    if marker.exists():
+        try:
+            found = json.loads(marker.read_text()).get("format_version")
+        except (ValueError, OSError):
+            found = None
+        if found != FORMAT_VERSION:
+            raise OutputError(f"{out} holds output of another triageparse format (version {found!r}, this is "
+                              f"{FORMAT_VERSION}); convert into a new folder instead of mixing them")
+    elif any(p for p in out.iterdir() if not p.name.startswith(".")):
+        raise OutputError(f"{out} is not empty and was not written by triageparse; choose an empty or new folder")
+    else:
+        marker.write_text(json.dumps({"format_version": FORMAT_VERSION, "tool": "triageparse"}) + "\n")
+
+
+def table_file(out: Path, table: str, collection_id: str) -> Path:
+    return out / table / f"{collection_id}.parquet"
+
+
+class CollectionSink:
+    def __init__(self, out: Path, collection_id: str):
+        self.out = out
+        self.collection_id = collection_id
+        self.writers: dict[str, pq.ParquetWriter] = {}
+        self.buffers: dict[str, list[pa.Table]] = {}
+        self.buffered: dict[str, int] = {}
+        self.rows: dict[str, int] = {}
+
+    def _tmp(self, table: str) -> Path:
+        final = table_file(self.out, table, self.collection_id)
+        return final.with_name(f".{final.name}.tmp")
+
+    def write(self, table: str, t: pa.Table) -> None:
+        self.buffers.setdefault(table, []).append(t)
+        self.buffered[table] = self.buffered.get(table, 0) + t.num_rows
+        self.rows[table] = self.rows.get(table, 0) + t.num_rows
+        if self.buffered[table] >= ROW_GROUP_ROWS:
+            self._flush(table)
+
+    def _flush(self, table: str) -> None:
+        parts = self.buffers.pop(table, [])
+        self.buffered[table] = 0
+        if not parts:
+            return
+        data = pa.concat_tables(parts)
+        writer = self.writers.get(table)
+        if writer is None:
+            path = self._tmp(table)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            writer = pq.ParquetWriter(path, contracts.get(table).schema, **WRITER_OPTIONS)
+            self.writers[table] = writer
+        writer.write_table(data, row_group_size=ROW_GROUP_ROWS)
+
+    def close(self) -> dict[str, int]:
+        """Flush, then move every finished file into place; drop stale files of this collection."""
+        for table in list(self.buffers):
+            self._flush(table)
+        for table, writer in self.writers.items():
+            writer.close()
+        for table in self.writers:
+            os.replace(self._tmp(table), table_file(self.out, table, self.collection_id))
+        for stale in self.out.glob(f"*/{self.collection_id}.parquet"):
+            if stale.parent.name not in self.writers and not stale.parent.name.startswith("_"):
+                stale.unlink()
+        return dict(self.rows)
+
+    def abort(self) -> None:
+        for writer in self.writers.values():
+            try:
+                writer.close()
+            except Exception:
+                pass
+        for table in self.writers:
+            self._tmp(table).unlink(missing_ok=True)
