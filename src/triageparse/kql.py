@@ -1,0 +1,368 @@
+"""Offline KQL over the converted Parquet (DuckDB through duckdb-kql), and the hunting pack.
+
+Every Parquet dataset ``OUT/<Name>/`` is a view ``<Name>`` over all its collections, so a query
+written for ADX runs here unchanged, as far as duckdb-kql translates it. What it cannot
+translate raises; it never returns a plausible wrong answer. We turn its errors into messages
+that name the construct or the place in the query.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .load import datasets, to_pandas
+
+HUNT_FOLDER = "_hunt"
+
+
+class QueryError(Exception):
+    """A KQL query that could not run offline; the message says why and where."""
+
+    def __init__(self, message: str, line: int | None = None, column: int | None = None,
+                 unsupported: bool = False):
+        super().__init__(message)
+        self.line = line
+        self.column = column
+        self.unsupported = unsupported
+
+
+# ----------------------------------------------------------------------------------------------- query
+
+def connect(out: str | Path):
+    """A DuckDB connection (TimeZone UTC) with one view per Parquet dataset of ``out``."""
+    import duckdb_kql
+
+    con = duckdb_kql.connect()
+    for name, folder in datasets(out).items():
+        pattern = str(folder / "*.parquet").replace("'", "''")
+        ident = name.replace('"', '""')
+        # union_by_name: files written by different triageparse versions may differ in columns.
+        con.execute(f"CREATE VIEW \"{ident}\" AS SELECT * FROM read_parquet('{pattern}', union_by_name=true)")
+    return con
+
+
+def _pointer(kql: str, line: int, column: int) -> str:
+    """The query line with a caret under the failing position (line 1-based, column 0-based)."""
+    lines = kql.splitlines() or [""]
+    text = lines[min(max(line, 1), len(lines)) - 1]
+    return f"  line {line}, column {column + 1}:\n    {text}\n    {' ' * column}^"
+
+
+def _find(kql: str, word: str) -> tuple[int, int] | None:
+    """Where ``word`` first occurs as a whole identifier in the query (line 1-based, column 0-based)."""
+    m = re.search(rf"(?<![\w.]){re.escape(word)}(?!\w)", kql)
+    if not m:
+        return None
+    before = kql[:m.start()]
+    return before.count("\n") + 1, m.start() - (before.rfind("\n") + 1)
+
+
+def _construct_name(construct: str) -> str:
+    """duckdb-kql's internal names (``MakeSeriesOperator``, ``function:ipv4_is_private``) as KQL spells them."""
+    if construct.startswith("function:"):
+        return f"{construct.split(':', 1)[1]}()"
+    name = re.sub(r"(Operator|Expression|Statement)$", "", construct)
+    return re.sub(r"(?<!^)(?=[A-Z])", "-", name).lower() or construct
+
+
+def _explain(exc: Exception, kql: str, tables: Iterable[str]) -> QueryError:
+    import duckdb
+    import duckdb_kql
+
+    if isinstance(exc, duckdb_kql.KqlUnsupportedError):
+        name = _construct_name(exc.construct)
+        where = (exc.span.line, exc.span.column) if exc.span else _find(kql, name.rstrip("()"))
+        msg = (f"{name} is not supported offline (duckdb-kql {duckdb_kql.__version__} cannot translate it). "
+               f"The query is valid KQL and will run unchanged in ADX: `triageparse ingest` the output and run "
+               f"it there, or rewrite this part for the offline run.")
+        if where:
+            msg += "\n" + _pointer(kql, *where)
+        return QueryError(msg, *(where or (None, None)), unsupported=True)
+    if isinstance(exc, duckdb_kql.KqlSyntaxError):
+        diags = exc.diagnostics or []
+        parts = [f"KQL syntax error: {d.message}\n{_pointer(kql, d.span.line, d.span.column)}" for d in diags[:3]]
+        first = diags[0].span if diags else None
+        return QueryError("\n".join(parts) or f"KQL syntax error: {exc}",
+                          first.line if first else None, first.column if first else None)
+    text = str(exc).split("\n")[0]
+    if isinstance(exc, duckdb.CatalogException) and (m := re.search(r'with name "?(\w+)"? does not exist', text)):
+        where = _find(kql, m[1])
+        msg = (f"no table {m[1]!r} in this output; tables here: {', '.join(sorted(tables)) or '(none)'}. "
+               f"A table appears once a collection filled it (or drop a Parquet folder OUT/{m[1]}/).")
+    elif isinstance(exc, duckdb.BinderException) and (m := re.search(r'column "([^"]+)" not found', text)):
+        where = _find(kql, m[1])
+        msg = f"unknown column {m[1]!r} (`triageparse schema --markdown` lists every table's columns)"
+    else:
+        where = getattr(exc, "span", None)
+        where = (where.line, where.column) if where else None
+        msg = f"query failed: {type(exc).__name__}: {text}"
+    if where:
+        msg += "\n" + _pointer(kql, *where)
+    return QueryError(msg, *(where or (None, None)))
+
+
+def run_arrow(out: str | Path, kql: str, con=None) -> pa.Table:
+    """Run ``kql`` over ``out`` and return the result as Arrow (timestamps UTC, dynamic as JSON text)."""
+    import duckdb
+    import duckdb_kql
+
+    con = con or connect(out)
+    try:
+        rel = duckdb_kql.kql(con, kql)
+        table = rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.arrow().read_all()
+    except (duckdb_kql.KqlError, duckdb.Error) as exc:
+        tables = [r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()]
+        raise _explain(exc, kql, tables) from exc
+    return _utc(table)
+
+
+def _utc(table: pa.Table) -> pa.Table:
+    """``bin()`` and some functions return naive timestamps; KQL time is UTC, so label them so."""
+    for i, f in enumerate(table.schema):
+        if pa.types.is_timestamp(f.type) and f.type.tz is None:
+            table = table.set_column(i, f.name, table.column(i).cast(pa.timestamp(f.type.unit, tz="UTC")))
+    return table
+
+
+def query(out: str | Path, kql: str) -> pd.DataFrame:
+    """Run a KQL query over every table of ``out`` (all collections together) and return a DataFrame.
+
+    >>> query("demo-out", "SecurityEvent | where EventID == 4625 | summarize count() by IpAddress")  # doctest: +SKIP
+
+    Datetimes come back as ``datetime64[us, UTC]``, integers and booleans as nullable dtypes,
+    dynamic values as JSON text. Raises :class:`QueryError` for a construct duckdb-kql cannot run
+    offline (the message names it; the query still runs in ADX) and for errors in the query
+    (the message shows where).
+    """
+    return to_pandas(run_arrow(out, kql))
+
+
+# ----------------------------------------------------------------------------------------------- hunting pack
+
+@dataclass(frozen=True)
+class HuntQuery:
+    """One file of the hunting pack: a KQL query and its header comments."""
+    name: str
+    path: Path
+    title: str
+    finds: str
+    attack: tuple[str, ...]
+    tables: tuple[str, ...]
+    text: str
+
+
+_HEADER = re.compile(r"^//\s*(title|finds|attack|tables)\s*:\s*(.*?)\s*$", re.I)
+
+
+def parse_hunt_query(path: Path) -> HuntQuery:
+    text = path.read_text(encoding="utf-8")
+    header: dict[str, str] = {}
+    for line in text.splitlines():
+        m = _HEADER.match(line.strip())
+        if m:
+            header[m[1].lower()] = m[2]
+    missing = [k for k in ("title", "finds", "attack", "tables") if not header.get(k)]
+    if missing:
+        raise ValueError(f"{path}: header lacks {', '.join('// ' + k + ':' for k in missing)}")
+    split = lambda v: tuple(x for x in re.split(r"[,\s]+", v) if x)  # noqa: E731
+    return HuntQuery(path.stem, path, header["title"], header["finds"], split(header["attack"]),
+                     split(header["tables"]), text)
+
+
+def pack_dir() -> Path:
+    """The ``queries/`` folder: beside the package when installed, at the repository root in a checkout."""
+    import os
+
+    env = os.environ.get("TRIAGEPARSE_QUERIES")
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "queries", here.parents[1] / "queries"):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError("cannot find the queries/ folder of the hunting pack; set TRIAGEPARSE_QUERIES")
+
+
+def hunting_pack(folder: str | Path | None = None) -> list[HuntQuery]:
+    return [parse_hunt_query(p) for p in sorted(Path(folder or pack_dir()).glob("*.kql"))]
+
+
+@dataclass
+class HuntResult:
+    query: HuntQuery
+    status: str                      # "hits", "clean", "skipped" (tables missing) or "error"
+    hits: pd.DataFrame | None = None
+    note: str = ""
+    by_collection: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def count(self) -> int:
+        return 0 if self.hits is None else len(self.hits)
+
+
+def _per_collection(hits: pd.DataFrame) -> dict[str, int]:
+    key = next((k for k in ("Computer", "CollectionId") if k in hits.columns), None)
+    if key is None:
+        return {"(all)": len(hits)}
+    return {str(k): int(v) for k, v in hits[key].fillna("(none)").value_counts(sort=False).sort_index().items()}
+
+
+def hunt(out: str | Path, names: Iterable[str] | None = None, folder: str | Path | None = None,
+         write: bool = True) -> list[HuntResult]:
+    """Run the hunting pack (or the queries named in ``names``) over ``out``.
+
+    A query whose tables are not in ``out`` is skipped with a note; a query that fails offline is
+    reported as an error and the others still run. Hits are written to ``OUT/_hunt/<query>.parquet``
+    (a stale file of a query that no longer hits is removed).
+    """
+    out = Path(out)
+    pack = hunting_pack(folder)
+    if names:
+        wanted = list(names)
+        unknown = [n for n in wanted if n not in {q.name for q in pack}]
+        if unknown:
+            raise KeyError(f"no hunting query named {', '.join(unknown)}; the pack has: "
+                           f"{', '.join(q.name for q in pack)}")
+        pack = [q for q in pack if q.name in wanted]
+    present = set(datasets(out))
+    con = connect(out)
+    results = []
+    for q in pack:
+        missing = [t for t in q.tables if t not in present]
+        if missing:
+            results.append(HuntResult(q, "skipped", note=f"no {', '.join(missing)} table in this output"))
+            continue
+        try:
+            table = run_arrow(out, q.text, con)
+        except QueryError as exc:
+            results.append(HuntResult(q, "error", note=str(exc)))
+            continue
+        hits = to_pandas(table)
+        results.append(HuntResult(q, "hits" if len(hits) else "clean", hits, by_collection=_per_collection(hits)
+                                  if len(hits) else {}))
+        if write:
+            target = out / HUNT_FOLDER / f"{q.name}.parquet"
+            if len(hits):
+                target.parent.mkdir(exist_ok=True)
+                pq.write_table(table, target, compression="zstd")
+            else:
+                target.unlink(missing_ok=True)
+    return results
+
+
+# ----------------------------------------------------------------------------------------------- command line
+
+def _write_result(table: pa.Table, fmt: str, output: str | None) -> None:
+    import orjson
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    if fmt == "parquet":
+        if not output:
+            raise QueryError("--format parquet needs --output FILE")
+        pq.write_table(table, output, compression="zstd")
+        return
+    stream = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout
+    try:
+        if fmt == "csv":
+            to_pandas(table).to_csv(stream, index=False, date_format="%Y-%m-%dT%H:%M:%S.%fZ")
+        elif fmt == "jsonl":
+            for row in table.to_pylist():
+                stream.write(orjson.dumps(row, option=orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC).decode() + "\n")
+        else:
+            view = Table(show_lines=False)
+            for name in table.column_names:
+                view.add_column(name, overflow="fold")
+            for row in table.slice(0, 500).to_pylist():
+                view.add_row(*("" if v is None else escape(str(v)) for v in row.values()))
+            console = Console(file=stream) if output else Console()
+            console.print(view)
+            console.print(f"{table.num_rows:,} rows" + (" (first 500 shown)" if table.num_rows > 500 else ""))
+    finally:
+        if output:
+            stream.close()
+
+
+def _cmd_query(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.markup import escape
+
+    err = Console(stderr=True)
+    if bool(args.kql) == bool(args.file):
+        err.print("[red]error:[/red] give the query as an argument or with --file q.kql (one of the two)")
+        return 2
+    kql = Path(args.file).read_text(encoding="utf-8") if args.file else args.kql
+    try:
+        if args.explain:
+            import duckdb_kql
+            print(duckdb_kql.to_sql(kql))
+            return 0
+        _write_result(run_arrow(args.out, kql), args.format, args.output)
+    except QueryError as exc:
+        err.print("[red]error:[/red]", escape(str(exc)), highlight=False)
+        return 3 if exc.unsupported else 2
+    except FileNotFoundError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        return 2
+    return 0
+
+
+def _cmd_hunt(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = Console()
+    try:
+        results = hunt(args.out, args.query or None)
+    except (KeyError, FileNotFoundError, ValueError) as exc:
+        Console(stderr=True).print(f"[red]error:[/red] {exc.args[0] if exc.args else exc}")
+        return 2
+    summary = Table(title=f"hunting pack over {args.out}")
+    for col in ("query", "title", "ATT&CK", "collection", "hits"):
+        summary.add_column(col, justify="right" if col == "hits" else "left")
+    for r in results:
+        attack = ", ".join(r.query.attack)
+        if r.status == "hits":
+            for i, (coll, n) in enumerate(r.by_collection.items()):
+                summary.add_row(r.query.name if i == 0 else "", r.query.title if i == 0 else "",
+                                attack if i == 0 else "", coll, f"[bold red]{n:,}[/bold red]")
+        elif r.status == "clean":
+            summary.add_row(r.query.name, r.query.title, attack, "", "0")
+        else:
+            summary.add_row(r.query.name, r.query.title, attack, f"[yellow]{r.status}[/yellow]", "-")
+    console.print(summary)
+    hit = [r for r in results if r.status == "hits"]
+    console.print(f"{len(hit)} of {len(results)} queries hit ({sum(r.count for r in hit):,} rows, written to "
+                  f"{Path(args.out) / HUNT_FOLDER}); {sum(r.status == 'skipped' for r in results)} skipped, "
+                  f"{sum(r.status == 'error' for r in results)} failed")
+    for r in results:
+        if r.status in ("skipped", "error"):
+            console.print(f"[yellow]{r.status}[/yellow] {r.query.name}:", escape(r.note), highlight=False)
+    return 1 if any(r.status == "error" for r in results) else 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``query`` and ``hunt`` subcommands to the triageparse command line."""
+    q = sub.add_parser("query", help="run a KQL query over converted output (offline, DuckDB)")
+    q.add_argument("out", help="output folder of `triageparse convert`")
+    q.add_argument("kql", nargs="?", help="the KQL query (or use --file)")
+    q.add_argument("--file", help="read the query from this .kql file")
+    q.add_argument("--format", choices=("table", "csv", "jsonl", "parquet"), default="table")
+    q.add_argument("--output", help="write the result to this file (required for parquet)")
+    q.add_argument("--explain", action="store_true", help="print the DuckDB SQL instead of running the query")
+    q.set_defaults(func=_cmd_query)
+
+    h = sub.add_parser("hunt", help="run the hunting pack (queries/*.kql) and write hits to OUT/_hunt/")
+    h.add_argument("out", help="output folder of `triageparse convert`")
+    h.add_argument("--query", action="append", help="run only this query (file name without .kql); repeatable")
+    h.set_defaults(func=_cmd_hunt)
