@@ -4,5 +4,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from .convert import Summary, convert  # noqa: E402
+from .kql import hunt, query  # noqa: E402
+from .load import load  # noqa: E402
 
-__all__ = ["convert", "Summary", "__version__"]
+__all__ = ["convert", "Summary", "__version__", "load", "query", "hunt"]

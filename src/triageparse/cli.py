@@ -88,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--markdown", action="store_true", help="the table reference as Markdown")
     s.add_argument("table", nargs="*", help="only these tables")
     s.set_defaults(func=_cmd_schema)
+    from .kql import register as register_kql; register_kql(sub)  # query, hunt
     return p
 
 
