@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pyarrow as pa
@@ -29,12 +30,14 @@ class OutputError(Exception):
 
 def prepare_output(out: Path) -> None:
     """Create OUT or check that it was written by a compatible triageparse."""
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"{out} exists and is not a folder; choose an empty or new folder for the output")
     out.mkdir(parents=True, exist_ok=True)
     marker = out / MARKER
-    if marker.exists():
+    if marker.exists() or marker.is_symlink():
         try:
             found = json.loads(marker.read_text()).get("format_version")
-        except (ValueError, OSError):
+        except (ValueError, OSError, AttributeError):   # unreadable, not JSON, or JSON but not an object
             found = None
         if found != FORMAT_VERSION:
             raise OutputError(f"{out} holds output of another triageparse format (version {found!r}, this is "
@@ -57,6 +60,10 @@ class CollectionSink:
         self.buffers: dict[str, list[pa.Table]] = {}
         self.buffered: dict[str, int] = {}
         self.rows: dict[str, int] = {}
+        # Parquet encoding releases the GIL: one writer thread overlaps it with parsing. Row groups
+        # still go out in order (one writer, waited on before the next), so the bytes stay identical.
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet-writer")
+        self._pending: Future | None = None
 
     def _tmp(self, table: str) -> Path:
         final = table_file(self.out, table, self.collection_id)
@@ -81,12 +88,20 @@ class CollectionSink:
             path.parent.mkdir(parents=True, exist_ok=True)
             writer = pq.ParquetWriter(path, contracts.get(table).schema, **WRITER_OPTIONS)
             self.writers[table] = writer
-        writer.write_table(data, row_group_size=ROW_GROUP_ROWS)
+        self._wait()
+        self._pending = self._pool.submit(writer.write_table, data, row_group_size=ROW_GROUP_ROWS)
+
+    def _wait(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
 
     def close(self) -> dict[str, int]:
         """Flush, then move every finished file into place; drop stale files of this collection."""
         for table in list(self.buffers):
             self._flush(table)
+        self._wait()
+        self._pool.shutdown()
         for table, writer in self.writers.items():
             writer.close()
         for table in self.writers:
@@ -97,6 +112,11 @@ class CollectionSink:
         return dict(self.rows)
 
     def abort(self) -> None:
+        try:
+            self._wait()
+        except Exception:
+            pass
+        self._pool.shutdown()
         for writer in self.writers.values():
             try:
                 writer.close()

@@ -168,11 +168,11 @@ def coerce(t: pa.Table, contract: contracts.Contract, ctx: FileContext) -> pa.Ta
     arrays = []
     for col in contract.columns:
         if col.name == "CollectionId":
-            arrays.append(pa.array([ctx.collection_id] * n, pa.string()))
+            arrays.append(pa.repeat(pa.scalar(ctx.collection_id, pa.string()), n))
         elif col.name == "SourceFile" and col.name not in names:
-            arrays.append(pa.array([ctx.member.path] * n, pa.string()))
+            arrays.append(pa.repeat(pa.scalar(ctx.member.path, pa.string()), n))
         elif col.name == "Computer" and (col.name not in names):
-            arrays.append(pa.array([ctx.computer] * n, pa.string()))
+            arrays.append(pa.repeat(pa.scalar(ctx.computer, pa.string()), n))
         elif col.name == "AdditionalFields":
             arrays.append(_additional_fields(t, contract, ctx))
         elif col.name in names:
@@ -201,6 +201,8 @@ def _convert(arr: pa.ChunkedArray, col: contracts.Column, ctx: FileContext) -> p
     if kt in ("int", "long"):
         if pa.types.is_integer(arr.type) or pa.types.is_boolean(arr.type):
             as64 = arr.cast(pa.int64())
+        elif (fast := _try_cast_int(arr)) is not None:   # the common case: clean digits, one C++ pass
+            as64 = fast
         else:
             s = pc.utf8_trim_whitespace(arr.cast(pa.string()))
             ok = pc.match_substring_regex(s, _INT_RE)
@@ -250,6 +252,13 @@ def _convert(arr: pa.ChunkedArray, col: contracts.Column, ctx: FileContext) -> p
     raise ValueError(f"unknown Kusto type {kt}")
 
 
+def _try_cast_int(arr: pa.Array) -> pa.Array | None:
+    try:
+        return pc.cast(arr, pa.int64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+
+
 def _str_to_int64(digits: pa.Array, name: str, ctx: FileContext) -> pa.Array:
     try:
         return digits.cast(pa.int64())
@@ -271,8 +280,18 @@ def _count_failed(mask: pa.Array, values: pa.Array, name: str, why: str, ctx: Fi
         ctx.warn(None, f"{n} value(s) of {name} {why}; stored as null (e.g. {str(example)[:200]!r})", str(example))
 
 
+_PLACEHOLDER_STARTS = ("System.", "Microsoft.", "MSFT_", "{MSFT_", "SafeServiceHandle")
+
+
 def _null_placeholders(arr: pa.Array, name: str, ctx: FileContext) -> pa.Array:
-    hit = pc.fill_null(pc.match_substring_regex(arr, PLACEHOLDER.pattern), False)
+    # A cheap prefix test first: the full regex over every string of a 1M-row file costs seconds.
+    candidates = None
+    for prefix in _PLACEHOLDER_STARTS:
+        hit = pc.starts_with(arr, prefix)
+        candidates = hit if candidates is None else pc.or_(candidates, hit)
+    if not pc.any(candidates).as_py():
+        return arr
+    hit = pc.fill_null(pc.and_(candidates, pc.match_substring_regex(arr, PLACEHOLDER.pattern)), False)
     n = pc.sum(hit).as_py() or 0
     if n:
         example = pc.filter(arr, hit)[0].as_py()
@@ -283,6 +302,9 @@ def _null_placeholders(arr: pa.Array, name: str, ctx: FileContext) -> pa.Array:
 
 
 def _bound_length(arr: pa.Array, name: str, ctx: FileContext) -> pa.Array:
+    data = arr.buffers()[2]
+    if data is None or data.size <= MAX_FIELD_CHARS:   # no value can be longer than all values together
+        return arr
     lengths = pc.utf8_length(arr)
     too_long = pc.fill_null(pc.greater(lengths, MAX_FIELD_CHARS), False)
     if pc.any(too_long).as_py():

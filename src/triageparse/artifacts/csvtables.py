@@ -12,6 +12,7 @@ import itertools
 import re
 from typing import ClassVar, Iterable
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -109,7 +110,7 @@ class CsvTable(Artifact):
         for b in batches:
             t = self.rename(b.table)
             n = t.num_rows
-            t = t.append_column("SourceRecord", pa.array(range(b.first_record, b.first_record + n), pa.int64()))
+            t = t.append_column("SourceRecord", pa.array(np.arange(b.first_record, b.first_record + n, dtype=np.int64)))
             if lossy_ascii and "Lossy" in self.contract.by_name:
                 t = t.append_column("Lossy", self._question_marks(t))
             t = self.transform(t, ctx)
@@ -140,7 +141,7 @@ class CsvTable(Artifact):
 
 
 def _const(t: pa.Table, name: str, value) -> pa.Table:
-    arr = pa.array([value] * t.num_rows, pa.string())
+    arr = pa.repeat(pa.scalar(value, pa.string()), t.num_rows)
     if name in t.column_names:
         return t.set_column(t.column_names.index(name), name, arr)
     return t.append_column(name, arr)
