@@ -59,6 +59,10 @@ def _cmd_schema(args) -> int:
     if args.markdown:
         print(contracts.tables_markdown() if not args.table else "\n".join(c.markdown() for c in chosen.values()))
         return 0
+    if args.external_table:
+        from .adx.plan import external_table_commands
+        print("\n\n".join(external_table_commands(args.external_table, list(chosen))))
+        return 0
     for c in chosen.values():
         print(c.kql_create_merge())
         print()
@@ -86,9 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("schema", help="print ADX commands or docs generated from the table contracts")
     s.add_argument("--kql", action="store_true", help=".create-merge table and Parquet mapping commands (default)")
     s.add_argument("--markdown", action="store_true", help="the table reference as Markdown")
+    s.add_argument("--external-table", metavar="STORAGE_URL", help=".create external table commands over Parquet "
+                   "uploaded as STORAGE_URL/<Table>/<CollectionId>.parquet")
     s.add_argument("table", nargs="*", help="only these tables")
     s.set_defaults(func=_cmd_schema)
     from .kql import register as register_kql; register_kql(sub)  # query, hunt
+    from .adx.cli import register as register_adx; register_adx(sub)  # ingest, drop
     return p
 
 
