@@ -73,6 +73,14 @@ def _construct_name(construct: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "-", name).lower() or construct
 
 
+def _short(message: str) -> str:
+    """ANTLR lists every token it could have taken; past a handful that is noise, not help."""
+    m = re.search(r"expecting \{([^}]*)\}", message)
+    if m and m[1].count(",") >= 8:
+        return message[:m.start()] + "expecting an operand or operator here"
+    return message
+
+
 def _explain(exc: Exception, kql: str, tables: Iterable[str]) -> QueryError:
     import duckdb
     import duckdb_kql
@@ -88,7 +96,8 @@ def _explain(exc: Exception, kql: str, tables: Iterable[str]) -> QueryError:
         return QueryError(msg, *(where or (None, None)), unsupported=True)
     if isinstance(exc, duckdb_kql.KqlSyntaxError):
         diags = exc.diagnostics or []
-        parts = [f"KQL syntax error: {d.message}\n{_pointer(kql, d.span.line, d.span.column)}" for d in diags[:3]]
+        parts = [f"KQL syntax error: {_short(d.message)}\n{_pointer(kql, d.span.line, d.span.column)}"
+                 for d in diags[:3]]
         first = diags[0].span if diags else None
         return QueryError("\n".join(parts) or f"KQL syntax error: {exc}",
                           first.line if first else None, first.column if first else None)
@@ -308,7 +317,7 @@ def _cmd_query(args: argparse.Namespace) -> int:
             return 0
         _write_result(run_arrow(args.out, kql), args.format, args.output)
     except QueryError as exc:
-        err.print("[red]error:[/red]", escape(str(exc)), highlight=False)
+        err.print("[red]error:[/red]", escape(str(exc)), highlight=False, soft_wrap=True)
         return 3 if exc.unsupported else 2
     except FileNotFoundError as exc:
         err.print(f"[red]error:[/red] {exc}")
@@ -347,7 +356,8 @@ def _cmd_hunt(args: argparse.Namespace) -> int:
                   f"{sum(r.status == 'error' for r in results)} failed")
     for r in results:
         if r.status in ("skipped", "error"):
-            console.print(f"[yellow]{r.status}[/yellow] {r.query.name}:", escape(r.note), highlight=False)
+            console.print(f"[yellow]{r.status}[/yellow] {r.query.name}:", escape(r.note), highlight=False,
+                          soft_wrap=True)
     return 1 if any(r.status == "error" for r in results) else 0
 
 
