@@ -27,16 +27,21 @@ def _cmd_convert(args) -> int:
             progress.update(task, description=f"[cyan]{path[-60:]}", completed=i, total=total)
         try:
             summary = convert(args.inputs, args.output, culture=args.culture, timezone=args.timezone,
-                              limits=limits, on_progress=on_progress)
+                              limits=limits, on_progress=on_progress, jobs=args.jobs, force=args.force)
         except (OutputError, FileNotFoundError, ValueError) as exc:
             console.print(f"[red]error:[/red] {exc}")
             return 2
     out = Console()
     for c in summary.collections:
+        if c.skipped:
+            out.print(f"[dim]{c.name}: {c.messages[0]}[/dim]")
+            continue
         out.print(f"[bold]{c.name}[/bold]  id={c.collection_id}  host={c.computer}  family={c.family}  "
                   f"culture={c.culture}  files={c.files} (unparsed {c.unparsed})")
         for m in c.messages:
             out.print(f"  [yellow]warning:[/yellow] {m}")
+        out.print(f"  {len(c.data_tables)} tables, {sum(c.data_tables.values()):,} rows, {c.rows_rejected:,} rejected, "
+                  f"{c.warnings:,} warnings, {c.errors:,} errors")
     table = Table(title=f"written to {summary.out}")
     table.add_column("table")
     table.add_column("rows", justify="right")
@@ -84,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "inferred when omitted")
     c.add_argument("--timezone", help="host time zone: IANA name (Europe/Amsterdam) or offset (+02:00)")
     c.add_argument("--max-bytes", type=int, help="cap on decompressed bytes per source (default 64 GiB)")
+    c.add_argument("-j", "--jobs", type=int, default=None, help="worker processes (default: all cores)")
+    c.add_argument("--force", action="store_true", help="convert sources again even when OUT already has them")
     c.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     c.set_defaults(func=_cmd_convert)
 

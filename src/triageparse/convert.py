@@ -3,14 +3,19 @@ from __future__ import annotations
 
 import collections as _collections
 import datetime as dt
+import multiprocessing
+import os
 import traceback
+from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
 from . import __version__
 from .artifacts.base import Artifact, FileContext, Issue, choose
-from .collection import Collection, Limits, LimitExceeded, Member, expand_inputs, open_source, split_collections
+from .collection import (Collection, Limits, LimitExceeded, Member, Source, expand_inputs, open_source, sha256_file,
+                         split_collections)
 from .family import detect_family
 from .formats.dates import LocalTime, infer_culture, parse_timezone, pattern_for
 from .sink import CollectionSink, prepare_output
@@ -32,6 +37,16 @@ class CollectionSummary:
     files: int
     unparsed: int
     messages: list[str] = field(default_factory=list)
+    skipped: bool = False
+
+    @property
+    def data_tables(self) -> dict[str, int]:
+        return {t: n for t, n in self.tables.items() if t not in BOOKKEEPING}
+
+    @classmethod
+    def skipped_source(cls, name: str, digest: str) -> "CollectionSummary":
+        return cls("", name, None, "", "", {}, 0, 0, 0, 0, 0,
+                   [f"already converted (source sha256 {digest[:16]}…); use --force to convert again"], skipped=True)
 
 
 @dataclass
@@ -119,8 +134,13 @@ class CollectionRun:
 
 def convert(inputs: Iterable[str | Path], out: str | Path, *, culture: str | None = None,
             timezone: str | None = None, limits: Limits | None = None,
-            on_progress: Callable[[str, int, int], None] | None = None) -> Summary:
+            on_progress: Callable[[str, int, int], None] | None = None, jobs: int | None = 1,
+            force: bool = False) -> Summary:
     """Convert collections (zips, nested zips, folders or single files) into typed Parquet under ``out``.
+
+    ``jobs`` worker processes convert sources side by side (None: one per core); the output is
+    byte-identical to a single-process run. A source already converted into ``out`` by the same
+    parser version is skipped unless ``force``.
 
     >>> summary = convert(["sample_data/DFIR-WS01-2025-10-02.zip"], "out")   # doctest: +SKIP
     >>> summary.tables["DnsCacheEntry"]                                      # doctest: +SKIP
@@ -132,20 +152,69 @@ def convert(inputs: Iterable[str | Path], out: str | Path, *, culture: str | Non
     if timezone:
         parse_timezone(timezone)
     prepare_output(out)
+    remove_stale_temp_files(out)
     summary = Summary(out)
     sources = expand_inputs([Path(p) for p in inputs])
-    for source in sources:
-        members, digest, problems, spools = open_source(source.path, limits, source.exclude)
-        try:
-            for coll in split_collections(source.path, members, digest, problems):
-                summary.collections.append(_convert_collection(coll, out, culture, timezone, on_progress))
-        finally:
-            for s in spools:
-                try:
-                    s.close()
-                except Exception:
-                    pass
+    done = set() if force else converted_sources(out)
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(sources)))
+    task = partial(_convert_source, out=out, culture=culture, timezone=timezone, limits=limits, done=done)
+    if jobs == 1:
+        for source in sources:
+            summary.collections.extend(task(source, on_progress=on_progress))
+        return summary
+    # Whole sources go to worker processes; results are gathered in input order.
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(task, source) for source in sources]
+        for i, fut in enumerate(futures):
+            result = fut.result()
+            summary.collections.extend(result)
+            if on_progress:
+                on_progress(result[0].name if result else str(sources[i].path), i + 1, len(sources))
     return summary
+
+
+def _convert_source(source: Source, *, out: Path, culture, timezone, limits: Limits, done: set[str],
+                    on_progress=None) -> list[CollectionSummary]:
+    if source.path.is_file() and not source.exclude:
+        digest = sha256_file(source.path)
+        if digest in done:
+            return [CollectionSummary.skipped_source(source.path.name, digest)]
+    members, digest, problems, spools = open_source(source.path, limits, source.exclude)
+    try:
+        if digest in done:
+            return [CollectionSummary.skipped_source(source.path.name, digest)]
+        return [_convert_collection(coll, out, culture, timezone, on_progress)
+                for coll in split_collections(source.path, members, digest, problems)]
+    finally:
+        for s in spools:
+            try:
+                s.close()
+            except Exception:
+                pass
+
+
+def converted_sources(out: Path) -> set[str]:
+    """sha256 of every source whose conversion finished in ``out`` with this parser version.
+
+    The Collection file of a collection is renamed into place last, so its presence means complete.
+    """
+    import pyarrow.parquet as pq
+    found: set[str] = set()
+    for f in sorted((out / "Collection").glob("*.parquet")):
+        try:
+            t = pq.read_table(f, columns=["SourceSha256", "ParserVersion"])
+        except Exception:
+            continue
+        for sha, version in zip(t.column(0).to_pylist(), t.column(1).to_pylist()):
+            if version == __version__ and sha:
+                found.add(sha)
+    return found
+
+
+def remove_stale_temp_files(out: Path) -> None:
+    """Temp files of a run that was killed: never complete, never read; the re-run rewrites them."""
+    for tmp in out.glob("*/.*.parquet.*.tmp"):
+        tmp.unlink(missing_ok=True)
 
 
 def _convert_collection(coll: Collection, out: Path, culture, timezone, on_progress) -> CollectionSummary:
@@ -202,17 +271,16 @@ def _convert_collection(coll: Collection, out: Path, culture, timezone, on_progr
             try:
                 parser_for(cls).parse(m, ctx)
                 status = "lossy" if ctx.lossy else ("parsed" if ctx.rows_read or ctx.rows_written else "empty")
-            except LimitExceeded as exc:
+            except LimitExceeded as exc:   # a cap, or the archive cannot deliver the rest of the member
                 status = "refused"
+                ctx.read(1)               # the unread remainder counts as one lost record
                 ctx.reject(None, str(exc))
             except Exception as exc:  # one parser's bug must not stop the other files
                 status = "failed"
                 ctx.issues.append(Issue(m.path, None, "error",
                                         f"internal error in parser {cls.name}: {type(exc).__name__}: {exc}",
                                         traceback.format_exc()[-4000:]))
-            if ctx.rows_read != ctx.rows_written + ctx.rows_rejected and status != "failed":
-                ctx.issues.append(Issue(m.path, None, "error", f"accounting mismatch: read {ctx.rows_read}, "
-                                        f"written {ctx.rows_written}, rejected {ctx.rows_rejected}"))
+            _settle_accounts(ctx, failed=status == "failed")
             if ctx.suppressed_issues:
                 ctx.issues.append(Issue(m.path, None, "warning", f"{ctx.suppressed_issues} more issues not listed"))
             detail = "; ".join(ctx.details)
@@ -231,6 +299,26 @@ def _convert_collection(coll: Collection, out: Path, culture, timezone, on_progr
                                RowsWritten=ctx.rows_written, RowsRejected=ctx.rows_rejected, Status=status,
                                Detail=detail[:4000] or None))
     return _finish(run, files_rows, issues, messages)
+
+
+def _settle_accounts(ctx: FileContext, failed: bool) -> None:
+    """Make rows read = rows written + rows rejected hold for the CollectedFile row.
+
+    A parser that stopped on an internal error lost the rows it had read but not written: they count as
+    rejected. A parser that finished with unbalanced counts has a bookkeeping bug: that is an error issue
+    with its own numbers, and the row is balanced the same way (unwritten rows were lost; written rows
+    were read).
+    """
+    gap = ctx.rows_read - ctx.rows_written - ctx.rows_rejected
+    if gap == 0:
+        return
+    if not failed:
+        ctx.issues.append(Issue(ctx.member.path, None, "error", f"accounting mismatch in parser {ctx.parser}: "
+                                f"read {ctx.rows_read}, written {ctx.rows_written}, rejected {ctx.rows_rejected}"))
+    if gap > 0:
+        ctx.rows_rejected += gap
+    else:
+        ctx.rows_read -= gap
 
 
 def _finish(run: CollectionRun, files_rows: list[dict], issues: list[Issue], messages: list[str]) -> CollectionSummary:

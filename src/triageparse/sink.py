@@ -67,7 +67,8 @@ class CollectionSink:
 
     def _tmp(self, table: str) -> Path:
         final = table_file(self.out, table, self.collection_id)
-        return final.with_name(f".{final.name}.tmp")
+        # The pid keeps two workers that happen to convert the same source from sharing a temp file.
+        return final.with_name(f".{final.name}.{os.getpid()}.tmp")
 
     def write(self, table: str, t: pa.Table) -> None:
         self.buffers.setdefault(table, []).append(t)

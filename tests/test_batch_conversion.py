@@ -1,0 +1,69 @@
+"""Many collections: parallel equals serial byte for byte, done sources are skipped, a killed run recovers."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.dataset as ds
+
+import triageparse
+
+from psbytes import CSV_DIR, c8, zip_collection
+
+HEADER = ["Entry", "Name", "Data", "Type", "Status", "Section", "TimeToLive", "DataLength"]
+
+
+def dns_zip(folder: Path, host: str, rows: int) -> Path:
+    data = c8(HEADER, [[f"h{i}.{host}.example", f"h{i}.{host}.example", f"10.0.{i % 250}.{i % 7}", "1", "0", "1",
+                        str(i), "4"] for i in range(rows)])
+    name = f"DFIR-{host}-2025-10-02"
+    return zip_collection(folder / f"{name}.zip", name, {f"{CSV_DIR}/DNSCache.csv": data})
+
+
+def parquet_bytes(out: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*.parquet"))}
+
+
+def test_parallel_output_equals_serial_output_byte_for_byte(tmp_path):
+    zips = [dns_zip(tmp_path, f"HOST{i}", 50 + i) for i in range(4)]
+    serial = triageparse.convert(zips, tmp_path / "serial", jobs=1)
+    parallel = triageparse.convert(zips, tmp_path / "parallel", jobs=2)
+    assert [c.collection_id for c in serial.collections] == [c.collection_id for c in parallel.collections]
+    assert parquet_bytes(tmp_path / "serial") == parquet_bytes(tmp_path / "parallel")
+    assert len(ds.dataset(tmp_path / "parallel" / "DnsCacheEntry").to_table()) == sum(50 + i for i in range(4))
+
+
+def test_rerun_skips_converted_sources_unless_forced(tmp_path):
+    zips = [dns_zip(tmp_path, "A", 5), dns_zip(tmp_path, "B", 5)]
+    out = tmp_path / "out"
+    triageparse.convert(zips[:1], out)
+    second = triageparse.convert(zips, out)
+    assert [c.skipped for c in second.collections] == [True, False]
+    assert "--force" in second.collections[0].messages[0]
+    forced = triageparse.convert(zips, out, force=True)
+    assert not any(c.skipped for c in forced.collections)
+    assert len(ds.dataset(out / "DnsCacheEntry").to_table()) == 10   # rewritten, not duplicated
+
+
+def test_a_killed_run_leaves_no_half_table_and_the_rerun_completes_it(tmp_path):
+    big = dns_zip(tmp_path, "BIG", 400_000)
+    out = tmp_path / "out"
+    code = "import sys, triageparse; triageparse.convert([sys.argv[1]], sys.argv[2])"
+    proc = subprocess.Popen([sys.executable, "-c", code, str(big), str(out)])
+    deadline = time.time() + 60
+    while time.time() < deadline and not list(out.glob("DnsCacheEntry/.*.tmp")):
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not list(out.glob("*/*.parquet")), "a killed run must not leave finished-looking files"
+    summary = triageparse.convert([big], out)
+    assert not summary.collections[0].skipped
+    assert not list(out.glob("*/.*.tmp"))
+    assert len(ds.dataset(out / "DnsCacheEntry").to_table()) == 400_000
+    clean = tmp_path / "clean"
+    triageparse.convert([big], clean)
+    assert parquet_bytes(out) == parquet_bytes(clean)
