@@ -148,7 +148,17 @@ def typed_rows(host: str, dirty: bool) -> dict[str, list[dict]]:
                  "ServiceDll": "%SystemRoot%\\System32\\dnsrslvr.dll"}]
     history = [{"UserName": "alice", "LineNumber": 1, "Command": "Get-Process | Sort-Object CPU"},
                {"UserName": "alice", "LineNumber": 2, "Command": "Get-ChildItem C:\\Users\\alice\\Documents"}]
+    exclusions = [{"ExclusionType": "Path", "Value": "C:\\Program Files\\Contoso\\Agent\\", "TypeEvidence": "file name"}]
+    mplog = [{"TimeGenerated": t(0), "LogType": "MPLog", "EntryType": "ServiceState", "Message": "Service started"}]
+    downloads = [{"StartTime": t(-60), "Browser": "Chrome", "UserName": "alice", "Url": "https://contoso.com/q3.pdf",
+                  "TargetPath": "C:\\Users\\alice\\Downloads\\q3.pdf", "State": "COMPLETE"}]
     if dirty:
+        exclusions += [{"ExclusionType": "Path", "Value": "C:\\Users\\Public", "TypeEvidence": "file name"}]
+        mplog += [{"TimeGenerated": t(40), "LogType": "MPDetection", "EntryType": "DetectionAdd",
+                   "ThreatName": "Trojan:Win64/CobaltStrike.CR!MTB", "Path": "C:\\Users\\Public\\Libraries\\rb.exe"}]
+        downloads += [{"StartTime": t(-30), "Browser": "Edge", "UserName": "alice",
+                       "Url": "https://cdn-docs-portal.top/share/Invoice_2025-10-01.pdf.exe",
+                       "TargetPath": "C:\\Users\\alice\\Downloads\\Invoice_2025-10-01.pdf.exe", "State": "COMPLETE"}]
         sec += [{"TimeGenerated": t(10) + dt.timedelta(seconds=i), "EventID": 4625, "LogonType": 3,
                  "TargetUserName": "administrator", "IpAddress": "198.51.100.66"} for i in range(12)]
         sec += [{"TimeGenerated": t(20) + dt.timedelta(seconds=i), "EventID": 4625, "LogonType": 3,
@@ -211,7 +221,8 @@ def typed_rows(host: str, dirty: bool) -> dict[str, list[dict]]:
             {"UserName": "alice", "LineNumber": 4, "Command": "Add-MpPreference -ExclusionPath C:\\Users\\Public"},
         ]
     return {"SecurityEvent": sec, "WindowsEvent": win, "ScheduledTask": tasks, "Service": services,
-            "PowerShellHistory": history}
+            "PowerShellHistory": history, "DefenderExclusion": exclusions, "DefenderLogEntry": mplog,
+            "BrowserDownload": downloads}
 
 
 def write_table(out: Path, table: str, collection_id: str, computer: str, rows: list[dict]) -> None:
@@ -299,6 +310,9 @@ MUST_FIND = {
     "dns_rare_domains": "example.net",
     "tcp_public_unusual_process": "updater.exe",
     "local_user_recent": "svc_backup",
+    "defender_exclusions": "user-writable path",
+    "defender_mplog_detections": "CobaltStrike",
+    "browser_executable_download": "Invoice_2025-10-01.pdf.exe",
 }
 
 
