@@ -67,3 +67,44 @@ def test_a_killed_run_leaves_no_half_table_and_the_rerun_completes_it(tmp_path):
     clean = tmp_path / "clean"
     triageparse.convert([big], clean)
     assert parquet_bytes(out) == parquet_bytes(clean)
+
+
+def test_compact_merges_small_files_without_changing_content_and_reconversion_does_not_duplicate(tmp_path):
+    from triageparse.layout import compact
+    zips = [dns_zip(tmp_path, f"H{i}", 20 + i) for i in range(5)]
+    out = tmp_path / "out"
+    triageparse.convert(zips, out)
+    before = ds.dataset(out / "DnsCacheEntry").to_table().sort_by([("CollectionId", "ascending"),
+                                                                      ("SourceRecord", "ascending")])
+    results = {r.table: r for r in compact(out)}
+    assert results["DnsCacheEntry"].files_before == 5 and results["DnsCacheEntry"].files_after == 1
+    after = ds.dataset(out / "DnsCacheEntry").to_table().sort_by([("CollectionId", "ascending"),
+                                                                     ("SourceRecord", "ascending")])
+    assert after.equals(before)
+    assert triageparse.convert(zips[:1], out).collections[0].skipped
+    triageparse.convert(zips[:1], out, force=True)
+    again = ds.dataset(out / "DnsCacheEntry").to_table().sort_by([("CollectionId", "ascending"),
+                                                                     ("SourceRecord", "ascending")])
+    assert again.equals(before)
+
+
+def test_watch_converts_collections_as_they_land(tmp_path):
+    import threading
+
+    from triageparse.convert import watch
+    inbox, out = tmp_path / "inbox", tmp_path / "out"
+    inbox.mkdir()
+    stop, seen = threading.Event(), []
+    worker = threading.Thread(target=watch, args=(inbox, out), daemon=True,
+                              kwargs=dict(interval=0.05, stop=stop, on_converted=seen.append))
+    worker.start()
+    try:
+        dns_zip(tmp_path, "LATE", 3).rename(inbox / "DFIR-LATE-2025-10-02.zip")
+        deadline = time.time() + 30
+        while time.time() < deadline and not list((out / "Collection").glob("*.parquet")):
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        worker.join(10)
+    assert len(ds.dataset(out / "DnsCacheEntry").to_table()) == 3
+    assert sum(len(s.collections) for s in seen) == 1     # converted once, not on every look

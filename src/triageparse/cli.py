@@ -19,6 +19,11 @@ def _cmd_convert(args) -> int:
 
     console = Console(stderr=True)
     limits = Limits(max_total_bytes=args.max_bytes) if args.max_bytes else Limits()
+    if args.watch:
+        return _watch(args, limits, console)
+    if not args.inputs:
+        console.print("[red]error:[/red] name at least one zip, folder or file to convert (or --watch DIR)")
+        return 2
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=True, disable=args.quiet) as progress:
         task = progress.add_task("converting", total=None)
@@ -32,16 +37,7 @@ def _cmd_convert(args) -> int:
             console.print(f"[red]error:[/red] {exc}")
             return 2
     out = Console()
-    for c in summary.collections:
-        if c.skipped:
-            out.print(f"[dim]{c.name}: {c.messages[0]}[/dim]")
-            continue
-        out.print(f"[bold]{c.name}[/bold]  id={c.collection_id}  host={c.computer}  family={c.family}  "
-                  f"culture={c.culture}  files={c.files} (unparsed {c.unparsed})")
-        for m in c.messages:
-            out.print(f"  [yellow]warning:[/yellow] {m}")
-        out.print(f"  {len(c.data_tables)} tables, {sum(c.data_tables.values()):,} rows, {c.rows_rejected:,} rejected, "
-                  f"{c.warnings:,} warnings, {c.errors:,} errors")
+    _print_summary(summary, out)
     table = Table(title=f"written to {summary.out}")
     table.add_column("table")
     table.add_column("rows", justify="right")
@@ -55,6 +51,42 @@ def _cmd_convert(args) -> int:
         out.print("[yellow]some files could not be read completely: see the ParseIssue table "
                   f"(triageparse query {summary.out} \"ParseIssue | where Severity == 'error'\")[/yellow]")
     return 0 if summary.ok else 1
+
+
+def _print_summary(summary, out) -> None:
+    from rich.table import Table
+    for c in summary.collections:
+        if c.skipped:
+            out.print(f"[dim]{c.name}: {c.messages[0]}[/dim]")
+            continue
+        out.print(f"[bold]{c.name}[/bold]  id={c.collection_id}  host={c.computer}  family={c.family}  "
+                  f"culture={c.culture}  files={c.files} (unparsed {c.unparsed})")
+        for m in c.messages:
+            out.print(f"  [yellow]warning:[/yellow] {m}")
+        out.print(f"  {len(c.data_tables)} tables, {sum(c.data_tables.values()):,} rows, {c.rows_rejected:,} rejected, "
+                  f"{c.warnings:,} warnings, {c.errors:,} errors")
+
+
+def _watch(args, limits, console) -> int:
+    from rich.console import Console
+
+    from .convert import watch
+    folder = args.watch
+    console.print(f"watching {folder} for new collections every {args.interval:g} s; Ctrl-C to stop")
+    try:
+        watch(folder, args.output, interval=args.interval, culture=args.culture, timezone=args.timezone,
+              limits=limits, jobs=args.jobs, on_converted=lambda s: _print_summary(s, Console()))
+    except KeyboardInterrupt:
+        console.print("stopped")
+    return 0
+
+
+def _cmd_compact(args) -> int:
+    from .layout import compact
+    for r in compact(args.output):
+        if r.files_before > r.files_after:
+            print(f"{r.table}: {r.files_before} files -> {r.files_after} ({r.rows:,} rows)")
+    return 0
 
 
 def _cmd_schema(args) -> int:
@@ -83,7 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     c = sub.add_parser("convert", help="convert collections (zip, nested zip, folder or file) to Parquet")
-    c.add_argument("inputs", nargs="+", help="DFIR-<HOST>-<date>.zip files, folders or single artifact files")
+    c.add_argument("inputs", nargs="*", help="DFIR-<HOST>-<date>.zip files, folders or single artifact files")
+    c.add_argument("--watch", metavar="DIR", help="keep converting new collections that land in DIR")
+    c.add_argument("--interval", type=float, default=5.0, help="seconds between looks at --watch DIR")
     c.add_argument("-o", "--output", required=True, help="output folder (one dataset per table)")
     c.add_argument("--culture", help="date culture of the host (en-US, en-GB, nl-NL, de-DE, fr-FR, ISO …); "
                    "inferred when omitted")
@@ -93,6 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--force", action="store_true", help="convert sources again even when OUT already has them")
     c.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     c.set_defaults(func=_cmd_convert)
+
+    k = sub.add_parser("compact", help="merge the small per-collection files of every table (content unchanged)")
+    k.add_argument("output", help="a triageparse output folder")
+    k.set_defaults(func=_cmd_compact)
 
     s = sub.add_parser("schema", help="print ADX commands or docs generated from the table contracts")
     s.add_argument("--kql", action="store_true", help=".create-merge table and Parquet mapping commands (default)")

@@ -5,7 +5,9 @@ import collections as _collections
 import datetime as dt
 import multiprocessing
 import os
+import threading
 import traceback
+import zipfile
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 from dataclasses import dataclass, field
@@ -171,6 +173,40 @@ def convert(inputs: Iterable[str | Path], out: str | Path, *, culture: str | Non
             if on_progress:
                 on_progress(result[0].name if result else str(sources[i].path), i + 1, len(sources))
     return summary
+
+
+def watch(folder: str | Path, out: str | Path, *, interval: float = 5.0, stop: threading.Event | None = None,
+          on_converted: Callable[[Summary], None] | None = None, **convert_kwargs) -> None:
+    """Convert collections as they land in ``folder`` until ``stop`` is set (Ctrl-C on the CLI).
+
+    A zip is taken once its size has stayed the same for one interval and its central directory is
+    readable (a copy in progress is neither); each source is handled once per (size, mtime).
+    """
+    folder, stop = Path(folder), stop or threading.Event()
+    last_size: dict[Path, int] = {}
+    handled: set[tuple[Path, int, int]] = set()
+    while not stop.is_set():
+        ready = []
+        for source in expand_inputs([folder]):
+            if source.exclude or source.path == folder:
+                continue       # loose files in the watched folder are not collections
+            st = source.path.stat()
+            size = st.st_size if source.path.is_file() else sum(
+                f.stat().st_size for f in source.path.rglob("*") if f.is_file())
+            key = (source.path, size, st.st_mtime_ns)
+            stable = last_size.get(source.path) == size
+            last_size[source.path] = size
+            if key in handled or not stable:
+                continue
+            if source.path.is_file() and not zipfile.is_zipfile(source.path):
+                continue
+            handled.add(key)
+            ready.append(source.path)
+        if ready:
+            summary = convert(ready, out, **convert_kwargs)
+            if on_converted:
+                on_converted(summary)
+        stop.wait(interval)
 
 
 def _convert_source(source: Source, *, out: Path, culture, timezone, limits: Limits, done: set[str],

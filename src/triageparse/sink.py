@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import contracts
+from .layout import COMPACTED_MARKER, COMPACTED_PREFIX, remove_collection_from_compacted
 
 FORMAT_VERSION = 1
 MARKER = "_triageparse.json"
@@ -105,6 +106,10 @@ class CollectionSink:
         self._pool.shutdown()
         for table, writer in self.writers.items():
             writer.close()
+        # Rows of an earlier conversion that `compact` merged away go first, so they are never doubled.
+        if (self.out / COMPACTED_MARKER).exists():     # only after `triageparse compact`: no globbing otherwise
+            for folder in sorted({p.parent for p in self.out.glob(f"*/{COMPACTED_PREFIX}*.parquet")}):
+                remove_collection_from_compacted(folder, self.collection_id)
         for table in self.writers:
             os.replace(self._tmp(table), table_file(self.out, table, self.collection_id))
         for stale in self.out.glob(f"*/{self.collection_id}.parquet"):
