@@ -32,7 +32,7 @@ def _cmd_ingest(args) -> int:
                         ingest_url=args.ingest_url, tables=args.table or None, collections=args.collection or None,
                         streaming=args.streaming, wait=args.wait, verify_counts=args.verify, dry_run=args.dry_run,
                         free_cluster=args.free_cluster, backdate=not args.no_backdate, resend=args.resend,
-                        timeout=args.timeout, say=_say)
+                        timeout=args.timeout, poll=args.poll, say=_say)
     except (IngestError, ConfigError, FileNotFoundError) as exc:
         print(f"error: {redact(str(exc))}", file=sys.stderr)
         return 2
@@ -89,6 +89,7 @@ def register(sub) -> None:
     i.add_argument("--wait", action="store_true", help="wait until ADX holds every row, then verify the counts")
     i.add_argument("--verify", action="store_true", help="compare row counts per table and collection with ADX")
     i.add_argument("--timeout", type=float, default=1800.0, help="seconds --wait waits (default 1800)")
+    i.add_argument("--poll", type=float, default=30.0, help="seconds between checks while waiting (default 30)")
     i.add_argument("--free-cluster", action="store_true", help="apply the free cluster's limits (100 tables, 200 "
                    "columns); detected from kvc… host names")
     i.add_argument("--no-backdate", action="store_true", help="do not set the extents' creationTime to the "
