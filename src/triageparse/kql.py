@@ -218,10 +218,12 @@ class HuntResult:
 
 
 def _per_collection(hits: pd.DataFrame) -> dict[str, int]:
-    key = next((k for k in ("Computer", "CollectionId") if k in hits.columns), None)
-    if key is None:
+    """Hits per host (the collection id where the host is unknown, e.g. a single converted file)."""
+    keys = [hits[k] for k in ("Computer", "CollectionId") if k in hits.columns]
+    if not keys:
         return {"(all)": len(hits)}
-    return {str(k): int(v) for k, v in hits[key].fillna("(none)").value_counts(sort=False).sort_index().items()}
+    key = keys[0].fillna(keys[-1]).fillna("(unknown)").astype(str)
+    return {k: int(v) for k, v in key.value_counts(sort=False).sort_index().items()}
 
 
 def hunt(out: str | Path, names: Iterable[str] | None = None, folder: str | Path | None = None,
@@ -337,18 +339,20 @@ def _cmd_hunt(args: argparse.Namespace) -> int:
         Console(stderr=True).print(f"[red]error:[/red] {exc.args[0] if exc.args else exc}")
         return 2
     summary = Table(title=f"hunting pack over {args.out}")
-    for col in ("query", "title", "ATT&CK", "collection", "hits"):
-        summary.add_column(col, justify="right" if col == "hits" else "left")
+    summary.add_column("query", no_wrap=True)
+    summary.add_column("host / collection", overflow="fold")
+    summary.add_column("hits", justify="right", no_wrap=True)
+    summary.add_column("ATT&CK", overflow="fold")
     for r in results:
         attack = ", ".join(r.query.attack)
         if r.status == "hits":
             for i, (coll, n) in enumerate(r.by_collection.items()):
-                summary.add_row(r.query.name if i == 0 else "", r.query.title if i == 0 else "",
-                                attack if i == 0 else "", coll, f"[bold red]{n:,}[/bold red]")
+                summary.add_row(r.query.name if i == 0 else "", coll, f"[bold red]{n:,}[/bold red]",
+                                attack if i == 0 else "")
         elif r.status == "clean":
-            summary.add_row(r.query.name, r.query.title, attack, "", "0")
+            summary.add_row(r.query.name, "", "0", attack)
         else:
-            summary.add_row(r.query.name, r.query.title, attack, f"[yellow]{r.status}[/yellow]", "-")
+            summary.add_row(r.query.name, f"[yellow]{r.status}[/yellow]", "-", attack)
     console.print(summary)
     hit = [r for r in results if r.status == "hits"]
     console.print(f"{len(hit)} of {len(results)} queries hit ({sum(r.count for r in hit):,} rows, written to "
