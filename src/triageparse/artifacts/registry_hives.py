@@ -30,7 +30,7 @@ import re
 import shutil
 import struct
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterator
 
@@ -267,35 +267,54 @@ def kind_from_content(reader: HiveReader) -> str:
     return "OTHER"
 
 
-def user_sid_map(ctx: FileContext) -> dict[str, str]:
-    """Lower-case profile folder name -> SID, from the collection's SOFTWARE ProfileList and
-    UsrClass.dat root names (``S-1-5-…_Classes``). Read once per collection."""
+@dataclass
+class HostFacts:
+    """What the collection's hives say about the host, read once per collection before any row is
+    written: the computer name (SYSTEM) and profile folder -> SID (SOFTWARE ProfileList, UsrClass.dat)."""
+    computer: str | None = None
+    sids: dict[str, str] = field(default_factory=dict)
+
+
+def host_facts(ctx: FileContext) -> HostFacts:
+    """Cached per collection. Also gives the computer name as a hint, so rows of files that sort
+    before the SYSTEM hive (``…/System32/Tasks`` < ``…/System32/config``) get it too."""
     shared = ctx.run.shared
-    if "registry_hives.sids" in shared:
-        return shared["registry_hives.sids"]
-    sids: dict[str, str] = {}
-    shared["registry_hives.sids"] = sids
+    if "registry_hives.facts" in shared:
+        return shared["registry_hives.facts"]
+    facts = shared["registry_hives.facts"] = HostFacts()
     for m in ctx.run.collection.members:
         kind = kind_from_path(m.lower)
-        if kind not in ("SOFTWARE", "USRCLASS") or m.refused or file_type(m.head) != PRIMARY_FILE:
+        if kind not in ("SYSTEM", "SOFTWARE", "USRCLASS") or m.refused or file_type(m.head) != PRIMARY_FILE:
             continue
         try:
             with m.local_path() as p, _regipy_inline_values():
-                reader = HiveReader(p, None)
-                if kind == "USRCLASS":
-                    user = USER_FROM_PATH.search(m.path)
-                    sid = reader.root.name[: -len("_Classes")] if reader.root.name.endswith("_Classes") else None
-                    if user and sid:
-                        sids.setdefault(user.group(1).lower(), sid)
-                    continue
-                profiles, _ = reader.walk(reader.root, NTCV + r"\ProfileList")
-                for sub in (reader.subkeys(profiles, "ProfileList") if profiles is not None else ()):
-                    image = reader.value(sub, "ProfileImagePath")
-                    if isinstance(image, str) and image.strip("\\"):
-                        sids[image.rstrip("\\").split("\\")[-1].lower()] = sub.name
-        except Exception:   # the owner's SID is a convenience; the hive's own parse reports problems
+                _read_facts(HiveReader(p, None), kind, m, facts)
+        except Exception:   # a convenience only; the hive's own parse reports its problems
             continue
-    return sids
+    if facts.computer:
+        ctx.run.computer_hints[facts.computer] += 1
+    return facts
+
+
+def _read_facts(reader: HiveReader, kind: str, member: Member, facts: HostFacts) -> None:
+    root = reader.root
+    if kind == "SYSTEM":
+        current = reader.value(reader.child(root, "Select"), "Current")
+        if isinstance(current, int):
+            key, _ = reader.walk(root, rf"ControlSet{current:03d}\Control\ComputerName\ComputerName")
+            name = reader.value(key, "ComputerName")
+            if isinstance(name, str) and name.strip():
+                facts.computer = facts.computer or name.strip()
+    elif kind == "USRCLASS":
+        user = USER_FROM_PATH.search(member.path)
+        if user and root.name.endswith("_Classes"):
+            facts.sids.setdefault(user.group(1).lower(), root.name[: -len("_Classes")])
+    else:
+        profiles, _ = reader.walk(root, NTCV + r"\ProfileList")
+        for sub in (reader.subkeys(profiles, "ProfileList") if profiles is not None else ()):
+            image = reader.value(sub, "ProfileImagePath")
+            if isinstance(image, str) and image.strip("\\"):
+                facts.sids[image.rstrip("\\").split("\\")[-1].lower()] = sub.name
 
 
 # ---- the parser ---------------------------------------------------------------------------------
@@ -316,6 +335,7 @@ class RegistryHiveArtifact(Artifact):
         return 90 if kind in ("SYSTEM", "SOFTWARE", "NTUSER", None) else 30
 
     def parse(self, member: Member, ctx: FileContext) -> None:
+        host_facts(ctx)
         head = member.head
         primary, secondary = sequence_numbers(head)
         with contextlib.ExitStack() as stack:
@@ -381,7 +401,7 @@ class RegistryHiveArtifact(Artifact):
         else:
             hive_label = "NTUSER.DAT"
             user = owner(member, reader)
-            sid = user_sid_map(ctx).get(user.lower()) if user else None
+            sid = host_facts(ctx).sids.get(user.lower()) if user else None
             prefix = f"HKU\\{sid}" if sid else "HKCU"
             if kind == "NTUSER_SOFTWARE":      # the hive's root IS the user's Software key
                 roots = [(reader.root, "Software", "", SOFTWARE_LOCATIONS + STARTUP_APPROVED)]
@@ -456,9 +476,6 @@ class RegistryHiveArtifact(Artifact):
                            f"read {names[0]}")
             cs = reader.child(reader.root, names[0])
         ctx.note(f"current control set {cs.name}")
-        name = reader.value(reader.walk(cs, r"Control\ComputerName\ComputerName")[0], "ComputerName")
-        if isinstance(name, str) and name:
-            ctx.run.computer_hints[name] += 1
         prefix = "HKLM\\SYSTEM\\CurrentControlSet"     # the familiar form in Location; KeyPath has the real set
         autoruns: list[dict] = []
         for loc in SYSTEM_LOCATIONS:

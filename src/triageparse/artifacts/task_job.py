@@ -14,6 +14,7 @@ import struct
 
 from ..collection import Member
 from .base import Artifact, FileContext
+from .registry_hives import host_facts
 from .task_xml import utc_text
 
 SOURCE = "TaskJob"
@@ -140,6 +141,7 @@ class TaskJob(Artifact):
         return 0
 
     def parse(self, member: Member, ctx: FileContext) -> None:
+        host_facts(ctx)
         with member.open() as f:
             data = f.read(MAX_JOB_BYTES + 1)
         ctx.read(1)

@@ -23,6 +23,7 @@ import pyarrow as pa
 from ..collection import Member
 from ..formats.encoding import read_text
 from .base import Artifact, FileContext
+from .registry_hives import host_facts
 
 SOURCE = "TaskXml"
 TASK_NS = "http://schemas.microsoft.com/windows/2004/02/mit/task"
@@ -102,6 +103,7 @@ class TaskXml(Artifact):
         return 95 if TASKS_FOLDER.search(member.path) else 85
 
     def parse(self, member: Member, ctx: FileContext) -> None:
+        host_facts(ctx)     # the computer name from a SYSTEM hive that sorts after System32/Tasks
         with member.open() as f:
             data = f.read(MAX_TASK_BYTES + 1)
         if len(data) > MAX_TASK_BYTES:
