@@ -111,6 +111,14 @@ def test_verify_compares_row_counts_per_table_and_collection(fake, out):
     assert report.counts[(DNS, next((out / DNS).glob("*.parquet")).stem)] == (3, 3)
 
 
+def test_verify_falls_back_to_table_totals_where_per_collection_counts_are_not_supported(fake, out):
+    run(fake, out)
+    fake.process_queue()
+    fake.fail_next("engine", "summarize Rows=count() by CollectionId", 400, permanent=True, times=10)
+    report = run(fake, out, verify_counts=True)
+    assert report.ok and report.counts[(DNS, "(all collections)")] == (3, 3)
+
+
 def test_verify_forgets_files_that_never_arrived_so_the_next_run_resends_them(fake, out):
     run(fake, out)
     fake.storage.queue_client("readyforaggregation-secured").clear_messages()     # the DM lost them
