@@ -104,7 +104,8 @@ class TextRendering(Artifact):
             if label.lower() in ignored:
                 cut.discard(label)
                 continue
-            row[target_name(self.contract, self.aliases, label, row)] = value
+            # An empty rendering cannot tell $null from "": stored as null, like the CSV's ,, field.
+            row[target_name(self.contract, self.aliases, label, row)] = value if value != "" else None
         if self.source is not None:
             row["Source"] = self.source
         if cut:
