@@ -211,3 +211,34 @@ def test_our_locations_cover_regipys_ntuser_persistence_plugin(hives, tmp_path, 
                 assert (key.lower(), v["name"], v["value"]) in ours, (rel, key, v["name"])
                 compared += 1
     assert compared >= 8
+
+
+def test_location_kinds_on_real_keys(corpus, tmp_path):
+    """The corpus has no SOFTWARE hive, so the per-subkey (IFEO, Active Setup, Winlogon\\Notify) and
+    named-value (Winlogon Shell, AppInit_DLLs) mechanisms are exercised on SYSTEM keys of the same shape."""
+    from types import SimpleNamespace
+
+    from triageparse.artifacts.registry_hives import (SOFTWARE_LOCATIONS, HiveReader, Location,
+                                                       RegistryHiveArtifact)
+    hive = materialise(corpus, "registry/regipy/SYSTEM.xz", tmp_path / "SYSTEM")
+    warnings = []
+    ctx = SimpleNamespace(warn=lambda record, text, raw="": warnings.append(text))
+    parser = RegistryHiveArtifact()
+    with _regipy_inline_values():
+        reader = HiveReader(hive, ctx)
+        per_subkey = parser._location(reader, reader.root, "", "", Location(
+            r"ControlSet001\Services", "Test", ("ServiceDll", "ImagePath"), per_subkey=True), "HKLM\\SYSTEM", ctx)
+        named = parser._location(reader, reader.root, "", "", Location("Select", "Test", ("current",)),
+                                 "HKLM\\SYSTEM", ctx)
+        every = parser._location(reader, reader.root, "", "", Location("Select", "Test"), "HKLM\\SYSTEM", ctx)
+        missing = parser._location(reader, reader.root, "", "", Location(r"No\Such\Key", "Test"), "HKLM\\SYSTEM", ctx)
+    dns = [r for r in per_subkey if r["Name"] == "Dnscache"]
+    assert [r["ValueName"] for r in dns] == ["ImagePath"]          # ServiceDll sits under Parameters, not here
+    assert dns[0]["Location"].lower() == "hklm\\system\\controlset001\\services\\dnscache"
+    assert [(r["Name"], r["Command"], r["ValueType"]) for r in named] == [("Current", "1", "REG_DWORD")]
+    assert {r["Name"] for r in every} == {"Current", "Default", "Failed", "LastKnownGood"}
+    assert missing == [] and warnings == []
+    categories = {loc.category for loc in SOFTWARE_LOCATIONS}
+    assert {"Run", "RunOnce", "RunOnceEx", "RunServices", "PoliciesRun", "TerminalServerRun", "Winlogon",
+            "WinlogonNotify", "AppInitDlls", "IfeoDebugger", "ActiveSetup"} <= categories
+    assert any(loc.path.startswith("Wow6432Node\\") and loc.category == "Run" for loc in SOFTWARE_LOCATIONS)
