@@ -123,6 +123,10 @@ def open_readonly(member: Member) -> Iterator[sqlite3.Connection]:
             con.close()
 
 
+def table_names(con: sqlite3.Connection) -> set[str]:
+    return {row[0] for row in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
 def table_columns(con: sqlite3.Connection, table: str) -> list[str]:
     return [row[1] for row in con.execute(f"PRAGMA table_info({_quote(table)})")]
 
@@ -271,7 +275,7 @@ class ChromiumHistory(SqliteBrowserArtifact):
 
     def read(self, con, member, ctx):
         where = chromium_profile(member.path)
-        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        tables = table_names(con)
         version = None
         if "meta" in tables:
             row = con.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
@@ -373,7 +377,7 @@ class FirefoxPlaces(SqliteBrowserArtifact):
     def read(self, con, member, ctx):
         where = firefox_profile(member.path)
         version = str(con.execute("PRAGMA user_version").fetchone()[0])
-        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        tables = table_names(con)
         if {"moz_places", "moz_historyvisits"} <= tables:
             self._visits(con, ctx, where, version)
         else:

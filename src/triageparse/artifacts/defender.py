@@ -147,16 +147,19 @@ class DefenderExclusionList(Artifact):
         if is_empty_text(member.head):
             ctx.note(f"0 bytes: no {category} exclusions configured")
             return
-        rows = []
-        with member.open() as stream:
-            for number, line, _ in iter_lines(stream, sniff(member.head)):
-                if not line.strip():
-                    continue
-                if _HIDDEN.match(line):
-                    ctx.warn(number, "Defender hides exclusions from non-administrators; the list is unknown", line)
-                    continue
-                rows.append(dict(SourceRecord=number, ExclusionType=category, Value=line, TypeEvidence="file name"))
+        rows = [dict(SourceRecord=number, ExclusionType=category, Value=line, TypeEvidence="file name")
+                for number, line in _exclusion_lines(member, ctx) if line.strip()]
         ctx.read(ctx.emit(EXCLUSION_TABLE, rows))
+
+
+def _exclusion_lines(member: Member, ctx: FileContext) -> Iterator[tuple[int, str]]:
+    """Numbered lines of an exclusion list, without Defender's 'hidden from you' placeholder."""
+    with member.open() as stream:
+        for number, line, _ in iter_lines(stream, sniff(member.head)):
+            if _HIDDEN.match(line):
+                ctx.warn(number, "Defender hides exclusions from non-administrators; the list is unknown", line)
+                continue
+            yield number, line
 
 
 class DefenderExclusionsCsv(Artifact):
@@ -179,13 +182,9 @@ class DefenderExclusionsCsv(Artifact):
             ctx.note("0 bytes: no exclusions listed")
             return
         numbers, values = [], []
-        with member.open() as stream:
-            for number, line, _ in iter_lines(stream, sniff(member.head)):
-                if _HIDDEN.match(line):
-                    ctx.warn(number, "Defender hides exclusions from non-administrators; the list is unknown", line)
-                    continue
-                numbers.append(number)
-                values.append(line.strip())
+        for number, line in _exclusion_lines(member, ctx):
+            numbers.append(number)
+            values.append(line.strip())
         candidates = recover_categories(values)
         if values and not any(candidates):
             ctx.warn(None, "no reading of the lines as paths, extensions, addresses, processes (in this order) "
