@@ -272,3 +272,12 @@ def test_remotely_opened_files_pseudo_csv_flags_a_split_path(tmp_path):
                    ("805306369", "bob", "Windows", "D:\\Share\\Q3,plan.xlsx")]
     warned = [i for i in issues(out) if i["Severity"] == "warning" and "re-joined" in i["Reason"]]
     assert [i["SourceRecord"] for i in warned] == [13]
+
+
+def test_empty_outputs_are_collected_without_rows(tmp_path):
+    # Nobody logged on: quser prints only to stderr, so Out-File leaves 0 bytes; a BOM alone is the same.
+    summary, out = convert_files(tmp_path, {"UserInformation/ActiveUsers.txt": b"",
+                                            "Connections/RDPSessions.txt": b"\xff\xfe"})
+    got = files(out)
+    for name in ("UserInformation/ActiveUsers.txt", "Connections/RDPSessions.txt"):
+        assert (got[name]["Parser"], got[name]["Status"], got[name]["RowsRead"]) == ("console_tool", "empty", 0)

@@ -138,10 +138,17 @@ def test_group_headers_and_several_tables_in_one_file():
             "ProcessName   Id HandleCount WorkingSet\n"
             "-----------   -- ----------- ----------\n"
             "csrss        600         555    5111808\n"
+            "\n\n"
+            "   PriorityClass:\n"          # not elevated: PriorityClass of protected processes is $null
+            "\n"
+            "ProcessName   Id HandleCount WorkingSet\n"
+            "-----------   -- ----------- ----------\n"
+            "lsass        700        1500    9999999\n"
             "\n")
     got = _table(text)
     assert [(r.cells["ProcessName"], r.cells["Id"], r.group) for r in got] == [
-        ("svchost", "912", ("PriorityClass", "Normal")), ("csrss", "600", ("PriorityClass", "High"))]
+        ("svchost", "912", ("PriorityClass", "Normal")), ("csrss", "600", ("PriorityClass", "High")),
+        ("lsass", "700", ("PriorityClass", ""))]
 
 
 def test_registry_table_continuation_rows_and_stray_lines():

@@ -104,7 +104,19 @@ PROCESS_PRIORITY = (
     "AggregatorHost   4508         221   11378688\n"
     "\n\n")
 
+NETWORK_SHARES = (
+    "\n\n"
+    "    Hive: HKEY_CURRENT_USER\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Explorer\\MountPoints2\n"
+    "\n\n"
+    "Name                           Property\n"
+    "----                           --------\n"
+    "##fileserver01#Finance         _LabelFromReg : Finance\n"
+    "                               BaseClass     : Drive\n"
+    "{30b78ef0-588b-433a-b77b-ef... BaseClass : Drive\n"
+    "\n\n")
+
 F1_FILES = {
+    "Connections/NetworkShares.txt": u16(NETWORK_SHARES),
     "Connections/DNSCache.txt": u16(DNS),
     "Connections/OpenConnections.txt": u16(CONNECTIONS),
     "Connections/SMBShares.txt": u16(SHARES),
@@ -170,6 +182,15 @@ def test_f1_text_only_collection_fills_the_csv_tables(tmp_path):
     ips = rows(out, "NetIpAddress")
     assert [(r["IPAddress"], r["InterfaceIndex"], r["AddressKind"], r["ValidLifetimeSeconds"], r["SkipAsSource"])
             for r in ips] == [("10.0.0.5", 12, "Unicast", 604791, False), ("127.0.0.1", 1, "Unicast", None, False)]
+
+    shares = rows(out, "NetworkShare")
+    assert [(r["PSChildName"], r["KeyName"], r["ValueCount"], json.loads(r["AdditionalFields"])) for r in shares] == [
+        ("##fileserver01#Finance",
+         "HKEY_CURRENT_USER\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Explorer\\MountPoints2\\##fileserver01#Finance",
+         2, {"Values": {"_LabelFromReg": "Finance", "BaseClass": "Drive"}}),
+        ("{30b78ef0-588b-433a-b77b-ef...",
+         "HKEY_CURRENT_USER\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Explorer\\MountPoints2\\{30b78ef0-588b-433a-b77b-ef...",
+         1, {"Truncated": True, "Values": {"BaseClass": "Drive"}})]
 
     processes = rows(out, "Process")
     by_pid = {r["ProcessId"]: r for r in processes}
@@ -281,3 +302,12 @@ def test_collections_cut_in_the_text_are_flagged(tmp_path):
     # Collections the contract ignores (Service dependencies) do not mark the row.
     summary, out = convert_files(tmp_path / "svc", {"Services/RunningServices.txt": u16(SERVICES)})
     assert [r["AdditionalFields"] for r in rows(out, "Service")] == [None, None]
+
+
+def test_empty_text_renderings_are_collected_without_rows(tmp_path):
+    summary, out = convert_files(tmp_path, {"Connections/NetworkShares.txt": b"", "UserInformation/LocalUsers.txt": b"\xff\xfe"})
+    got = files(out)
+    assert (got["Connections/NetworkShares.txt"]["Parser"], got["Connections/NetworkShares.txt"]["Status"]) == (
+        "network_share_txt", "empty")
+    assert (got["UserInformation/LocalUsers.txt"]["Parser"], got["UserInformation/LocalUsers.txt"]["Status"]) == (
+        "local_user_txt", "empty")

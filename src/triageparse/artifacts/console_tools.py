@@ -225,6 +225,8 @@ class ConsoleTool(Artifact):
 
     @classmethod
     def claim(cls, member: Member) -> int:
+        if is_empty_text(member.head):    # e.g. nobody logged on: quser writes only to stderr
+            return 40 if any(re.search(t.path_hint, member.lower) for t in TOOLS) else 0
         found = sniff_tool(member)
         if found is None:
             return 0
@@ -241,6 +243,9 @@ class ConsoleTool(Artifact):
                 yield str(row[column])
 
     def parse(self, member: Member, ctx: FileContext) -> None:
+        if is_empty_text(member.head):
+            ctx.note("0 bytes or BOM only: collected, no rows")
+            return
         found = sniff_tool(member)
         if found is None:
             ctx.note("no longer recognised as console-tool output")

@@ -56,8 +56,10 @@ class TextRendering(Artifact):
     # -- routing --------------------------------------------------------------------------------
     @classmethod
     def claim(cls, member: Member) -> int:
-        if not member.lower.endswith(".txt") or is_empty_text(member.head):
+        if not member.lower.endswith(".txt"):
             return 0
+        if is_empty_text(member.head):    # "collected, no rows": the name is all there is to go by
+            return 40 if cls.path_hint and re.search(cls.path_hint, member.lower) else 0
         labels = head_labels(member, cls.shape)
         if not cls.required <= labels or cls.forbidden & labels:
             return 0
@@ -494,3 +496,61 @@ class ProcessTableText(TextRendering):
     path_hint = r"process(priority)?list\.txt$"
     key = ("ProcessId",)
     winners = PROCESS_WINNERS
+
+
+_PROPERTY = re.compile(r"^(?P<name>.*?)\s+:(?: (?P<value>.*))?$")
+
+
+class NetworkShareText(TextRendering):
+    """``NetworkShares.txt``: ``Get-ChildItem`` of MountPoints2 as a registry table.
+
+    Under a ``Hive:`` group header, one key per row; its values are ``name : value`` lines in the
+    Property column, continued on rows with an empty Name cell. Key names cut with ``...`` keep the
+    visible part and are flagged.
+    """
+    name = "network_share_txt"
+    tables = ("NetworkShare",)
+    table = "NetworkShare"
+    shape = "table"
+    required = frozenset({"name", "property"})
+    path_hint = r"networkshares\.txt$"
+    key = ("PSChildName",)
+    winners = ("network_share_csv",)
+
+    def records(self, member, ctx=None):
+        with member.open() as f:
+            lines = ((n, line) for n, line, _ in iter_lines(f, sniff(member.head)))
+            key: TableRow | None = None
+            values: dict[str, str] = {}
+            for item in TableReader().rows(lines):
+                if isinstance(item, TableRow) and item.continuation and key is not None:
+                    self._add_property(values, item.cells.get("Property", ""))
+                    continue
+                if key is not None:
+                    yield key.line, self._key_row(key, values)
+                key, values = None, {}
+                if isinstance(item, TableRow):
+                    key = item
+                    self._add_property(values, item.cells.get("Property", ""))
+            if key is not None:
+                yield key.line, self._key_row(key, values)
+
+    @staticmethod
+    def _add_property(values: dict[str, str], text: str) -> None:
+        m = _PROPERTY.match(text)
+        if m:
+            values[m["name"]] = m["value"] or ""
+        elif text:
+            values[text] = ""
+
+    @staticmethod
+    def _key_row(row: TableRow, values: dict[str, str]) -> Row:
+        name = row.cells.get("Name", "")
+        hive = row.group[1] if row.group and row.group[0].lower() == "hive" else ""
+        out: Row = {"PSChildName": name, "KeyName": f"{hive}\\{name}" if hive else name,
+                    "ValueCount": len(values)}
+        if values:   # a JSON object per key (a bare dict column would become one struct for all rows)
+            out["AdditionalFields"] = {"Values": values}
+        if row.truncated:
+            out["Truncated"] = True        # NetworkShare has no Truncated column: kept in AdditionalFields
+        return out

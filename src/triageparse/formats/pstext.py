@@ -33,7 +33,7 @@ MIN_WRAP_WIDTH = 79          # narrowest output width PowerShell is run with (80
 MAX_RAW_LINES = 200          # raw text kept per record, for ParseIssue rows
 
 _LABEL = re.compile(r"^(?P<label>\S(?:.*?\S)?) +:(?: (?P<value>.*))?$")
-_GROUP = re.compile(r"^\s+(?P<label>\S[^:]*?)\s*: (?P<value>.*\S)\s*$")
+_GROUP = re.compile(r"^\s+(?P<label>\S[^:]*?)\s*:(?: +(?P<value>.*?))?\s*$")
 _COLLECTION = re.compile(r"^\{(?P<body>.*?)(?P<more>\.\.\.|\u2026)?\}$", re.S)
 
 
@@ -199,7 +199,7 @@ class TableReader:
             if pending is not None:     # neither a header nor a row: a group header or a stray line
                 m = _GROUP.match(pending[1])
                 if m:
-                    group = (m["label"], m["value"])
+                    group = (m["label"], m["value"] or "")   # empty: e.g. PriorityClass unreadable
                 else:
                     yield TableStray(*pending)
             pending = (number, line) if line.strip() else None
