@@ -178,8 +178,10 @@ class HiveReader:
         self.ctx = ctx
 
     def warn(self, text: str) -> None:
+        """A shortfall: something the hive announces could not be read."""
         if self.ctx is not None:
             self.ctx.warn(None, bounded(text))
+            self.ctx.lossy = True
 
     @property
     def root(self):
@@ -202,10 +204,9 @@ class HiveReader:
         return key, "\\".join(names)
 
     def subkeys(self, key, where: str) -> list:
-        found = list(key.iter_subkeys() or ())
+        found = list(key.iter_subkeys())
         if len(found) != key.subkey_count:
-            self.warn(f"{where}: {len(found)} subkeys read, header announces {key.subkey_count} "
-                                "(corrupt subkey list?)")
+            self.warn(f"{where}: {len(found)} subkeys read, header announces {key.subkey_count} (corrupt subkey list?)")
         return found
 
     def values(self, key, where: str) -> list:
@@ -214,8 +215,7 @@ class HiveReader:
             return []
         found = list(key.iter_values(trim_values=False))
         if len(found) != key.values_count:
-            self.warn(f"{where}: {len(found)} values read, header announces {key.values_count} "
-                                "(corrupt value list?)")
+            self.warn(f"{where}: {len(found)} values read, header announces {key.values_count} (corrupt value list?)")
         return found
 
     def value(self, key, name: str):
@@ -350,14 +350,19 @@ class RegistryHiveArtifact(Artifact):
                 ctx.reject(None, f"not a readable registry hive ({type(exc).__name__}: {exc}); "
                                  "nothing could be read from it")
                 return
-            kind = kind_from_path(member.lower) or kind_from_content(reader)
-            ctx.note(f"hive {kind}, root key {reader.root.name!r}")
-            if kind == "SYSTEM":
-                self._system(reader, ctx)
-            elif kind in ("SOFTWARE", "NTUSER", "NTUSER_SOFTWARE"):
-                self._software(reader, kind, member, ctx)
-            else:
-                ctx.note("no autostart locations are read from this kind of hive")
+            try:
+                kind = kind_from_path(member.lower) or kind_from_content(reader)
+                ctx.note(f"hive {kind}, root key {reader.root.name!r}")
+                if kind == "SYSTEM":
+                    self._system(reader, ctx)
+                elif kind in ("SOFTWARE", "NTUSER", "NTUSER_SOFTWARE"):
+                    self._software(reader, kind, member, ctx)
+                else:
+                    ctx.note("no autostart locations are read from this kind of hive")
+            except Exception as exc:    # damage near the root: keep what was written, say what stopped us
+                ctx.warn(None, bounded(f"hive structure near the root is damaged ({type(exc).__name__}: {exc}); "
+                                       "rows read before this point are kept"))
+                ctx.lossy = True
 
     # -- dirty hives ----------------------------------------------------------------------------
     def _replay(self, member: Member, path: Path, primary: int, secondary: int, ctx: FileContext,
@@ -368,6 +373,7 @@ class RegistryHiveArtifact(Artifact):
             ctx.warn(None, f"{dirty}; no .LOG1/.LOG2 collected beside it, so recent changes may be missing")
             return path
         from regipy.recovery import apply_transaction_logs
+        names = ", ".join(log.name for log in logs)
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="triageparse-hivelog-")))
         copies = []
         for log in logs:     # older log first: regipy applies the secondary log, then the primary one
@@ -384,11 +390,11 @@ class RegistryHiveArtifact(Artifact):
             from regipy.registry import RegistryHive
             RegistryHive(str(restored))        # the replayed hive must at least open
         except Exception as exc:
-            ctx.warn(None, f"{dirty}; replaying {', '.join(l.name for l in logs)} failed "
-                           f"({type(exc).__name__}: {exc}); read as collected, recent changes may be missing")
+            ctx.warn(None, f"{dirty}; replaying {names} failed ({type(exc).__name__}: {exc}); "
+                           "read as collected, recent changes may be missing")
             return path
-        ctx.note(f"dirty hive: replayed {', '.join(l.name for l in logs)} with regipy before reading")
-        ctx.warn(None, f"{dirty}; replayed {', '.join(l.name for l in logs)} (rows show the replayed state)")
+        ctx.note(f"dirty hive: replayed {names} with regipy before reading")
+        ctx.warn(None, f"{dirty}; replayed {names} (rows show the replayed state)")
         return restored
 
     # -- SOFTWARE and NTUSER.DAT ----------------------------------------------------------------
@@ -439,6 +445,7 @@ class RegistryHiveArtifact(Artifact):
             return self._entries(reader, key, shown_path, file_path, loc)
         except Exception as exc:       # a corrupt key costs this location only
             ctx.warn(None, bounded(f"{where}: could not be read ({type(exc).__name__}: {exc})"))
+            ctx.lossy = True
             return []
 
     def _entries(self, reader: HiveReader, key, location: str, key_path: str, loc: Location,
@@ -531,6 +538,7 @@ class RegistryHiveArtifact(Artifact):
                     _image_type=image.value_type if image is not None else None))
             except Exception as exc:
                 ctx.warn(None, bounded(f"{path}: service key could not be read ({type(exc).__name__}: {exc})"))
+                ctx.lossy = True
         if not_services:
             ctx.note(f"{not_services} keys under Services have no Type value (not services); skipped")
         return rows
