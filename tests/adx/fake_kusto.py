@@ -101,6 +101,8 @@ class FakeKusto:
         self.roles = [["Database " + database, "test principal", "", f"Database {database} Admin"]]
         self.streaming_tables: set[str] = set()
         self.processed: list[dict] = []     # queue messages the DM emulation has handled
+        self.refuse: dict[str, str] = {}      # table -> reason the DM emulation fails its ingestions with
+        self.failures: list[list] = []        # rows of .show ingestion failures
         self.lock = threading.Lock()
         self.servers: dict[str, ThreadingHTTPServer] = {}
 
@@ -167,9 +169,15 @@ class FakeKusto:
             blob = self.storage.download(message["BlobPath"])
             if props.get("format") != "parquet":
                 raise AssertionError(f"unexpected format {props.get('format')}")
-            self._ingest(message["TableName"], pq.read_table(io.BytesIO(blob)),
-                         props.get("ingestionMappingReference"), json.loads(props.get("tags", "[]")),
-                         json.loads(props.get("ingestIfNotExists", "[]")))
+            try:
+                if message["TableName"] in self.refuse:
+                    raise KustoFailure(400, self.refuse[message["TableName"]])
+                self._ingest(message["TableName"], pq.read_table(io.BytesIO(blob)),
+                             props.get("ingestionMappingReference"), json.loads(props.get("tags", "[]")),
+                             json.loads(props.get("ingestIfNotExists", "[]")))
+            except KustoFailure as failure:     # the DM records it for .show ingestion failures
+                self.failures.append([message["Id"], message["DatabaseName"], message["TableName"],
+                                      "2026-01-01T00:00:00Z", message["BlobPath"], failure.message, "Permanent"])
             message["_blob"] = blob
             handled.append(message)
         self.processed += handled
@@ -215,6 +223,10 @@ class FakeKusto:
         if csl == ".show tables":
             return v1([("TableName", "string"), ("DatabaseName", "string"), ("Folder", "string"),
                        ("DocString", "string")], [[n, db, "", ""] for n in self.tables])
+        if csl == ".show ingestion failures":
+            return v1([("OperationId", "string"), ("Database", "string"), ("Table", "string"),
+                       ("FailedOn", "datetime"), ("IngestionSourcePath", "string"), ("Details", "string"),
+                       ("FailureKind", "string")], self.failures)
         if csl == ".show principal roles":
             return v1([("Scope", "string"), ("DisplayName", "string"), ("AADObjectID", "string"),
                        ("Role", "string")], self.roles)

@@ -12,9 +12,11 @@ in the exact bytes Windows PowerShell 5.1 writes.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
+import threading
 
 import pyarrow.parquet as pq
 import pytest
@@ -37,6 +39,23 @@ def run(fake, out, lines=None, **options):
 
 def parquet_files(out):
     return sorted(p for p in out.glob("*/*.parquet"))
+
+
+@contextlib.contextmanager
+def dm_in_background(fake):
+    """The DM's background work every 50 ms, while ``ingest --wait`` polls ADX."""
+    stop = threading.Event()
+
+    def work() -> None:
+        while not stop.wait(0.05):
+            fake.process_queue()
+    worker = threading.Thread(target=work)
+    worker.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        worker.join()
 
 
 def queue_depth(fake) -> int:
@@ -205,27 +224,26 @@ def test_dry_run_prints_commands_and_files_and_contacts_nothing(fake, out, capsy
 
 
 def test_cli_ingest_with_wait_verifies_and_prints_no_secret(fake, out, capsys, monkeypatch):
-    import threading
-    stop = threading.Event()
-
-    def dm_background():
-        while not stop.wait(0.05):
-            fake.process_queue()
-    worker = threading.Thread(target=dm_background)
-    worker.start()
     monkeypatch.setenv("TRIAGEPARSE_ADX_TOKEN", "token-not-to-be-shown")
-    try:
+    with dm_in_background(fake):
         code = main(["ingest", str(out), "--cluster", fake.url("engine"), "--database", "triage", "--auth",
                      "token-env", "--ingest-url", fake.url("dm"), "--wait", "--timeout", "60", "--poll", "0.1"])
-    finally:
-        stop.set()
-        worker.join()
     printed = capsys.readouterr()
     assert code == 0, printed
     assert f"ok      {DNS}" in printed.out
     assert all(r.headers.get("Authorization") == "Bearer token-not-to-be-shown" for r in fake.requests)
     text = printed.out + printed.err + (out / ".triageparse-adx.json").read_text()
     assert "token-not-to-be-shown" not in text and "sig=" not in text and "fake-identity-token" not in text
+
+
+def test_wait_stops_at_an_ingestion_failure_recorded_by_adx_and_reports_it(fake, out):
+    fake.refuse[DNS] = "Stream_WrongNumberOfFields: the Parquet does not match"
+    with dm_in_background(fake):
+        report = run(fake, out, wait=True, timeout=60, poll=0.1)
+    assert not report.ok
+    [problem] = report.problems
+    assert problem.startswith(f"ADX could not ingest {DNS}/") and "Stream_WrongNumberOfFields" in problem
+    assert "sig=" not in problem
 
 
 def test_drop_removes_a_collection_by_its_drop_by_tag(fake, out):

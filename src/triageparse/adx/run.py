@@ -19,8 +19,7 @@ from azure.kusto.data import KustoClient
 from azure.kusto.data.data_format import DataFormat, IngestionMappingKind
 from azure.kusto.data.exceptions import (KustoApiError, KustoAuthenticationError, KustoBlobError, KustoClientError,
                                          KustoError, KustoNetworkError, KustoServiceError, KustoThrottlingError)
-from azure.kusto.ingest import (FileDescriptor, IngestionProperties, ManagedStreamingIngestClient,
-                                QueuedIngestClient, ReportLevel)
+from azure.kusto.ingest import FileDescriptor, IngestionProperties, ManagedStreamingIngestClient, QueuedIngestClient
 from azure.kusto.ingest.exceptions import KustoQueueError
 from requests import RequestException
 
@@ -270,7 +269,7 @@ def _properties(f: plan.ParquetFile, database: str, backdate: bool) -> Ingestion
         ingestion_mapping_reference=contracts.get(f.table).mapping_name,
         ingestion_mapping_kind=IngestionMappingKind.PARQUET,
         ingest_by_tags=[f.ingest_by], ingest_if_not_exists=[f.ingest_by], drop_by_tags=[f.collection_id],
-        report_level=ReportLevel.FailuresOnly, additional_properties=extra)
+        additional_properties=extra)
 
 
 def verify(session: Session, database: str, files: list[plan.ParquetFile], report: IngestReport) -> None:
@@ -382,11 +381,34 @@ def _run(session: Session, out: Path, database: str, files: list[plan.ParquetFil
             verify(session, database, files, report)
             if not report.differences or time.monotonic() >= deadline:
                 break
+            failures = _ingestion_failures(session, database, report.queued)
+            if failures:
+                report.problems += failures
+                break
             say(f"  waiting for ADX: {len(report.differences)} table/collection counts differ; next check in "
                 f"{poll:.0f} s")
             time.sleep(poll)
         _forget_missing(out, session.ends.engine, database, files, report, ledger)
     return report
+
+
+def _ingestion_failures(session: Session, database: str, queued: list[plan.ParquetFile]) -> list[str]:
+    """Failures ADX recorded for the files this run queued (``.show ingestion failures``), as messages."""
+    if not queued:
+        return []
+    try:
+        rows = session.engine_rows(database, ".show ingestion failures", "reading ingestion failures")
+    except IngestError:
+        return []           # not allowed or not supported: the counts still tell what is missing
+    ours = {(f.table, f.path.name): f for f in queued}
+    found = []
+    for row in rows:
+        source = str(row.get("IngestionSourcePath") or "").split("?")[0]
+        for (table, name), f in ours.items():
+            if row.get("Table") == table and source.endswith(f"__{name}"):
+                found.append(f"ADX could not ingest {table}/{name} ({row.get('FailureKind', 'failure')}): "
+                             f"{redact(str(row.get('Details') or row.get('ErrorCode') or ''))}")
+    return found
 
 
 def _forget_missing(out: Path, engine: str, database: str, files: list[plan.ParquetFile], report: IngestReport,
