@@ -69,6 +69,8 @@ BENIGN_PROCS = [
     ("WmiPrvSE.exe", "C:\\Windows\\System32\\wbem\\WmiPrvSE.exe", "C:\\Windows\\system32\\wbem\\wmiprvse.exe", "700",
      "2600"),
     ("explorer.exe", "C:\\Windows\\explorer.exe", "C:\\Windows\\Explorer.EXE", "2900", "3000"),
+    ("OneDrive.exe", "C:\\Users\\alice\\AppData\\Local\\Microsoft\\OneDrive\\OneDrive.exe",
+     "\"C:\\Users\\alice\\AppData\\Local\\Microsoft\\OneDrive\\OneDrive.exe\" /background", "3000", "4300"),
 ]
 DIRTY_PROCS = [
     ("powershell.exe", "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe",
@@ -86,10 +88,11 @@ DIRTY_PROCS = [
 
 def collection_files(host: str, dirty: bool) -> dict[str, bytes]:
     domains = [(d, "20.190.1.1") for d in COMMON_DOMAINS]
-    conns = [("142.250.1.1", "443", "4100", "chrome"), ("10.0.0.1", "445", "4", "smb")]
+    conns = [("142.250.1.1", "443", "4100", "chrome"), ("10.0.0.1", "445", "4", "smb"),
+             ("52.113.194.132", "443", "4300", "onedrive")]
     procs = list(BENIGN_PROCS)
     local_users = [("Administrator", "False", "1/5/2024 10:00:00 AM"), ("alice", "True", "3/1/2025 9:00:00 AM")]
-    startup = [["OneDrive", "\"C:\\Program Files\\Microsoft OneDrive\\OneDrive.exe\" /background",
+    startup = [["OneDrive", "\"C:\\Users\\alice\\AppData\\Local\\Microsoft\\OneDrive\\OneDrive.exe\" /background",
                 "HKU\\S-1-5-21-1-2-3-1001\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Run", f"{host}\\alice"]]
     if dirty:
         domains += [("x7f3k9q2.badcdn.top", "203.0.113.7"), ("c2.duckdns.org", "203.0.113.8"),

@@ -53,4 +53,4 @@ def test_notebook_runs_top_to_bottom(fleet):
     assert ns["HOST"] == "WS01"
     assert "failed_logon_burst" in set(ns["hits"]["query"])
     assert ns["logons"]["Computer"].eq("WS01").all() and len(ns["logons"]) > 0
-    assert set(ns["connections"]["ProcessName"]) == {"chrome.exe", "System", "updater.exe"}
+    assert set(ns["connections"]["ProcessName"]) == {"chrome.exe", "System", "OneDrive.exe", "updater.exe"}

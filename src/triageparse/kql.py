@@ -8,6 +8,7 @@ that name the construct or the place in the query.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from dataclasses import dataclass, field
@@ -188,8 +189,6 @@ def parse_hunt_query(path: Path) -> HuntQuery:
 
 def pack_dir() -> Path:
     """The ``queries/`` folder: beside the package when installed, at the repository root in a checkout."""
-    import os
-
     env = os.environ.get("TRIAGEPARSE_QUERIES")
     if env:
         return Path(env)
@@ -318,6 +317,9 @@ def _cmd_query(args: argparse.Namespace) -> int:
             print(duckdb_kql.to_sql(kql))
             return 0
         _write_result(run_arrow(args.out, kql), args.format, args.output)
+    except BrokenPipeError:              # `triageparse query ... | head`: the reader had enough
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except QueryError as exc:
         err.print("[red]error:[/red]", escape(str(exc)), highlight=False, soft_wrap=True)
         return 3 if exc.unsupported else 2
