@@ -1,8 +1,8 @@
-"""Raw registry hives (SYSTEM, SOFTWARE, NTUSER.DAT …) → ``Autorun`` and ``Service`` rows.
+r"""Raw registry hives (SYSTEM, SOFTWARE, NTUSER.DAT …) → ``Autorun`` and ``Service`` rows.
 
 A live script sees what an attacker lets it see; the hive files of a KAPE-style triage hold what
 is really configured. We read them with regipy, by **targeted key lookups** only: the autostart
-locations below and the services of the current control set (``Select\\Current``). A full walk is
+locations below and the services of the current control set (``Select\Current``). A full walk is
 never needed, which keeps a 30k-key SYSTEM hive well under a second.
 
 Why the scoped fix of regipy (``_regipy_inline_values``): for a value whose data sits inline in
@@ -14,6 +14,13 @@ while we read, with a version that returns exactly the inline bytes (the values 
 are unchanged: for inline data it decodes ``data_offset`` itself), and put the original back.
 
 Values are always read with ``trim_values=False`` (regipy's default cuts them to 256 characters).
+regipy's own persistence plugins are not used, after checking their key lists against real hives
+(tests/test_registry_hives.py shows our locations cover everything its NTUSER plugin finds): the
+NTUSER list looks for ``Windows NT\CurrentVersion\Run``, a key Windows does not have (the real
+one is the ``Run``/``Load`` value of ``…\Windows NT\CurrentVersion\Windows``), the SOFTWARE list
+prefixes ``Winlogon\Notify`` with ``\Software`` so it never matches inside a SOFTWARE hive and
+trims values, and neither covers Winlogon Shell/Userinit, IFEO, AppInit_DLLs, Active Setup or
+StartupApproved.
 
 Dirty hives (primary ≠ secondary sequence number) are replayed with regipy's transaction-log
 recovery when their ``.LOG1``/``.LOG2`` were collected beside them (older log first); otherwise,
