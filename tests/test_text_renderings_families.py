@@ -311,3 +311,16 @@ def test_empty_text_renderings_are_collected_without_rows(tmp_path):
         "network_share_txt", "empty")
     assert (got["UserInformation/LocalUsers.txt"]["Parser"], got["UserInformation/LocalUsers.txt"]["Status"]) == (
         "local_user_txt", "empty")
+
+
+def test_every_rendering_keys_rows_by_columns_of_its_table():
+    from triageparse import contracts
+    from triageparse.artifacts.base import registered
+    from triageparse.artifacts.text_renderings import RegRunKeyText, TextRendering
+    names = {cls.name for cls in registered()}
+    for cls in registered():
+        if issubclass(cls, TextRendering):
+            contract = contracts.get(cls.table)
+            if cls is not RegRunKeyText:          # keyed by (key leaf, value name), see key_of
+                assert cls.key and set(cls.key) <= set(contract.by_name), cls.name
+            assert set(cls.winners) <= names, cls.name

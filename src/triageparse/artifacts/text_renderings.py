@@ -418,7 +418,7 @@ class ShadowCopyText(TextRendering):
     table = "ShadowCopy"
     required = frozenset({"deviceobject", "volumename", "installdate"})
     path_hint = r"shadowcopies\.txt$"
-    key = ("ID",)
+    key = ("ShadowId",)
     winners = ("shadow_copy_csv",)
 
 
