@@ -47,7 +47,7 @@ def test_create_merge_and_mapping_commands_come_from_the_contract():
     c = contracts.get("DnsCacheEntry")
     assert c.kql_create_merge().startswith(".create-merge table DnsCacheEntry (CollectionId:string, Computer:string")
     assert "RecordType:int" in c.kql_create_merge() and "AdditionalFields:dynamic" in c.kql_create_merge()
-    assert "ingestion parquet mapping 'DnsCacheEntry_parquet'" in c.kql_create_mapping()
+    assert 'ingestion parquet mapping "DnsCacheEntry_parquet" \'[' in c.kql_create_mapping()
 
 
 def test_source_headers_map_case_insensitively_and_explicit_sources_win():

@@ -125,7 +125,7 @@ class Contract:
 
     def kql_create_mapping(self) -> str:
         return (f".create-or-alter table {self.name} ingestion parquet mapping "
-                f"'{self.mapping_name}' '{self.kql_mapping_json()}'")
+                f'"{self.mapping_name}" \'{self.kql_mapping_json()}\'')
 
     def markdown(self) -> str:
         lines = [f"## {self.name}", "", self.description, "", "| column | Kusto type | meaning | source columns |",
