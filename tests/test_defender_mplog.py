@@ -152,3 +152,12 @@ def test_only_logs_are_claimed_in_the_support_folder(tmp_path):
                                       "MPLogs/Support/MPDetection-1.log": b"\xff\xfe"})
     assert file_rows(tables, "MPLogs/Support/MpWppTracing-1.bin")["Parser"] is None
     assert file_rows(tables, "MPLogs/Support/MPDetection-1.log")["Status"] == "empty"
+
+
+def test_mpdetection_detection_lines(tmp_path):
+    text = ("2025-09-30T12:01:02.345Z DETECTION Trojan:Win64/CobaltStrike.CR!MTB "
+            "file:C:\\Users\\Public\\Libraries\\RuntimeBroker.exe\r\n")
+    tables = convert_files(tmp_path, {"MPLogs/MPDetection-20250918-081233.log": b"\xff\xfe" + text.encode("utf-16-le")})
+    [row] = tables["DefenderLogEntry"]
+    assert (row["EntryType"], row["ThreatName"], row["Path"], row["LogType"]) == \
+        ("Detection", "Trojan:Win64/CobaltStrike.CR!MTB", "C:\\Users\\Public\\Libraries\\RuntimeBroker.exe", "MPDetection")

@@ -290,6 +290,7 @@ FAMILIES = (
         r"subtype=(?P<Subtype>\w+)(?P<equals>.*)$")),
     Family("DetectionAdd", re.compile(r"DETECTION_ADD"), re.compile(
         r"DETECTION_ADD\S* (?P<ThreatName>\S+) (?P<Resource>.*)$")),
+    Family("Detection", re.compile(r"^DETECTION "), re.compile(r"^DETECTION (?P<ThreatName>\S+) (?P<Resource>.*)$")),
     Family("DetectionEvent", re.compile(r"DETECTIONEVENT"), re.compile(
         r"DETECTIONEVENT (?P<DetectionSource>\S+) (?P<ThreatName>\S+) (?P<Resource>.*?);?$")),
     Family("DetectionCleanEvent", re.compile(r"DETECTION_CLEANEVENT"), re.compile(
