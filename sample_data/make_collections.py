@@ -26,6 +26,7 @@ import argparse
 import base64
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import io
 import json
@@ -59,19 +60,24 @@ EVTX_COPIES = {
 # 1. Cultures, time zones, value rendering
 # =============================================================================
 
-_MONTHS = {
-    "en": ["January", "February", "March", "April", "May", "June", "July", "August",
-           "September", "October", "November", "December"],
-    "nl": ["januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus",
-           "september", "oktober", "november", "december"],
-    "de": ["Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August",
-           "September", "Oktober", "November", "Dezember"],
-}
-_DAYS = {  # Monday first, like datetime.weekday()
-    "en": ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"],
-    "nl": ["maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag"],
-    "de": ["Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag"],
-}
+_TOKENS = {"yyyy": "{yyyy:04d}", "dd": "{d:02d}", "MM": "{M:02d}", "HH": "{H:02d}", "hh": "{h:02d}",
+           "mm": "{m:02d}", "ss": "{s:02d}", "tt": "{tt}", "d": "{d}", "M": "{M}", "H": "{H}", "h": "{h}"}
+
+
+@functools.lru_cache(maxsize=None)
+def _compile_pattern(pattern: str) -> str:
+    """Translate a .NET custom date pattern into a str.format template (once)."""
+    out, i = [], 0
+    while i < len(pattern):
+        for tok, repl in _TOKENS.items():          # longest tokens first (dict order)
+            if pattern.startswith(tok, i):
+                out.append(repl)
+                i += len(tok)
+                break
+        else:
+            out.append(pattern[i].replace("{", "{{").replace("}", "}}"))
+            i += 1
+    return "".join(out)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,42 +87,15 @@ class Culture:
     short_date: str      # .NET custom format tokens
     long_time: str
     short_time: str
-    long_date: str
     decimal: str
     group: str
     tz: str              # time-zone rule used for local <-> UTC
 
-    @property
-    def lang(self) -> str:
-        return self.name[:2]
-
     def fmt(self, value: dt.datetime, pattern: str) -> str:
-        """Tiny implementation of the .NET custom date format tokens we need."""
-        lang = self.lang
-        out, i = [], 0
-        tokens = ("dddd", "MMMM", "yyyy", "dd", "MM", "HH", "hh", "mm", "ss", "tt",
-                  "d", "M", "H", "h")
-        while i < len(pattern):
-            for tok in tokens:
-                if pattern.startswith(tok, i):
-                    out.append(self._token(value, tok, lang))
-                    i += len(tok)
-                    break
-            else:
-                out.append(pattern[i])
-                i += 1
-        return "".join(out)
-
-    @staticmethod
-    def _token(v: dt.datetime, tok: str, lang: str) -> str:
-        hour12 = v.hour % 12 or 12
-        return {
-            "dddd": _DAYS[lang][v.weekday()], "MMMM": _MONTHS[lang][v.month - 1],
-            "yyyy": f"{v.year:04d}", "dd": f"{v.day:02d}", "MM": f"{v.month:02d}",
-            "HH": f"{v.hour:02d}", "hh": f"{hour12:02d}", "mm": f"{v.minute:02d}",
-            "ss": f"{v.second:02d}", "tt": "AM" if v.hour < 12 else "PM",
-            "d": str(v.day), "M": str(v.month), "H": str(v.hour), "h": str(hour12),
-        }[tok]
+        """The .NET custom date format tokens we need (d, dd, M, MM, yyyy, h, hh, H, HH, mm, ss, tt)."""
+        return _compile_pattern(pattern).format(
+            d=value.day, M=value.month, yyyy=value.year, H=value.hour, h=value.hour % 12 or 12,
+            m=value.minute, s=value.second, tt="AM" if value.hour < 12 else "PM")
 
     def g(self, v: dt.datetime) -> str:
         """DateTime.ToString() = general pattern "G" (short date + long time)."""
@@ -125,10 +104,6 @@ class Culture:
     def short_dt(self, v: dt.datetime) -> str:
         """Short date + short time (query user LOGON TIME)."""
         return self.fmt(v, self.short_date + " " + self.short_time)
-
-    def long_dt(self, v: dt.datetime) -> str:
-        """Long date + long time (ipconfig /all lease times)."""
-        return self.fmt(v, self.long_date + " " + self.long_time)
 
     def number(self, value: float, decimals: int = 2) -> str:
         """Double.ToString("N")."""
@@ -141,10 +116,10 @@ class Culture:
 
 
 CULTURE_TABLE = {
-    "en-US": Culture("en-US", "M/d/yyyy", "h:mm:ss tt", "h:mm tt", "dddd, MMMM d, yyyy", ".", ",", "US-Eastern"),
-    "en-GB": Culture("en-GB", "dd/MM/yyyy", "HH:mm:ss", "HH:mm", "dd MMMM yyyy", ".", ",", "UK"),
-    "nl-NL": Culture("nl-NL", "d-M-yyyy", "HH:mm:ss", "HH:mm", "dddd d MMMM yyyy", ",", ".", "EU-Central"),
-    "de-DE": Culture("de-DE", "dd.MM.yyyy", "HH:mm:ss", "HH:mm", "dddd, d. MMMM yyyy", ",", ".", "EU-Central"),
+    "en-US": Culture("en-US", "M/d/yyyy", "h:mm:ss tt", "h:mm tt", ".", ",", "US-Eastern"),
+    "en-GB": Culture("en-GB", "dd/MM/yyyy", "HH:mm:ss", "HH:mm", ".", ",", "UK"),
+    "nl-NL": Culture("nl-NL", "d-M-yyyy", "HH:mm:ss", "HH:mm", ",", ".", "EU-Central"),
+    "de-DE": Culture("de-DE", "dd.MM.yyyy", "HH:mm:ss", "HH:mm", ",", ".", "EU-Central"),
 }
 
 
@@ -452,12 +427,12 @@ def table_body(cols: Sequence[Col], rows: Iterable[Sequence[str]], width: int = 
 
 def format_table(cols: Sequence[Col], rows: Iterable[Sequence[str]], width: int = FORMAT_WIDTH,
                  group_label: str | None = None) -> list[str]:
-    """A whole Format-Table output: one leading blank line, optional group
-    header, the table, two blank lines at the end (§8.2)."""
+    """A whole Format-Table output: one leading blank line (two blank lines around
+    a `    Hive: …` group header), the table, two blank lines at the end (§8.2)."""
     rows = list(rows)
     if not rows:
         return []
-    head = [""] + ([group_label, "", ""] if group_label else [])
+    head = ["", "", group_label, "", ""] if group_label else [""]
     return head + table_body(cols, rows, width) + ["", ""]
 
 
@@ -550,7 +525,7 @@ class Proc:
     start: dt.datetime | None = None
     company: str | None = "Microsoft Corporation"
     description: str | None = None
-    version: str | None = "10.0.26100.1"
+    version: str | None = None          # None: the OS build of the scenario's era
     hash: str | None = None
 
 
@@ -935,6 +910,18 @@ def sec_event(scn: Scenario, when: dt.datetime, eid: int, built: tuple[str, list
 # 4b. Building one host
 # -----------------------------------------------------------------------------
 
+ERAS = {  # software versions by collection year (older collections get older builds)
+    "old": {"os": "10.0.22621.1", "chrome": "110.0.5481.178", "onedrive": "23.038.0219.0001", "npp": "8.5",
+            "chrome_created": "108.0.5359.125", "edge_created": "108.0.1462.54", "firefox": "110.0"},
+    "new": {"os": "10.0.26100.1", "chrome": "140.0.7339.208", "onedrive": "25.164.0824.0003", "npp": "8.8.5",
+            "chrome_created": "128.0.6613.120", "edge_created": "128.0.2739.54", "firefox": "139.0"},
+}
+
+
+def era(scn: "Scenario") -> dict:
+    return ERAS["old" if scn.date.year <= 2023 else "new"]
+
+
 def defender_platform(year: int) -> str:
     return {2022: "4.18.2207.7-0", 2023: "4.18.2302.7-0", 2024: "4.18.24090.11-0"}.get(year, "4.18.25080.5-0")
 
@@ -1022,6 +1009,9 @@ def _build_processes(scn: Scenario) -> None:
     rng = scn.rng("processes")
     u, t = scn.user, scn.t
     home = f"C:\\Users\\{u}"
+    ver = era(scn)
+    epoch_ticks = prtime(scn.utc(t["boot"]))
+    seed_day = (scn.date - dt.timedelta(days=2)).strftime("%Y%m%d")
     mp = f"C:\\ProgramData\\Microsoft\\Windows Defender\\platform\\{defender_platform(scn.date.year)}"
     boot = t["boot"]
     P = Proc
@@ -1065,7 +1055,7 @@ def _build_processes(scn: Scenario) -> None:
         P("RuntimeBroker.exe", 6640, 7412, IMPLANT_PATH, f'"{IMPLANT_PATH}"', session=2, user=BRUTE_USER,
           company=None, description=None, version=None, start=t["implant_start"]),
         P("powershell.exe", 7312, 1452, PS_EXE, ENC_PROCESS_CMDLINE, start=t["task_started"],
-          description="Windows PowerShell", version="10.0.26100.1"),
+          description="Windows PowerShell"),
         P("conhost.exe", 7320, 7312, _exe("conhost.exe"), r"\??\C:\Windows\system32\conhost.exe 0x4",
           start=t["task_started"]),
     ]
@@ -1082,25 +1072,25 @@ def _build_processes(scn: Scenario) -> None:
           description=None, version=None, start=us + dt.timedelta(seconds=14)),
         P("OneDrive.exe", 6120, 5120, f"{home}\\AppData\\Local\\Microsoft\\OneDrive\\OneDrive.exe",
           f'"{home}\\AppData\\Local\\Microsoft\\OneDrive\\OneDrive.exe" /background', session=1, user=u,
-          version="25.164.0824.0003"),
+          version=ver["onedrive"]),
         P("chrome.exe", 8224, 5120, CHROME_EXE, f'"{CHROME_EXE}"', session=1, user=u, company="Google LLC",
-          version="140.0.7339.208", description="Google Chrome"),
+          version=ver["chrome"], description="Google Chrome"),
         P("chrome.exe", 8260, 8224, CHROME_EXE,
           f'"{CHROME_EXE}" --type=crashpad-handler "--user-data-dir={home}\\AppData\\Local\\Google\\Chrome\\User Data" '
           '/prefetch:4 --monitor-self-annotation=ptype=crashpad-handler "--database='
           f'{home}\\AppData\\Local\\Google\\Chrome\\User Data\\Crashpad" --url=https://clients2.google.com/cr/report '
-          '--annotation=channel= --annotation=plat=Win64 --annotation=prod=Chrome --annotation=ver=140.0.7339.208',
-          session=1, user=u, company="Google LLC", version="140.0.7339.208"),
+          f'--annotation=channel= --annotation=plat=Win64 --annotation=prod=Chrome --annotation=ver={ver["chrome"]}',
+          session=1, user=u, company="Google LLC", version=ver["chrome"]),
         P("chrome.exe", 8412, 8224, CHROME_EXE,
           f'"{CHROME_EXE}" --type=renderer --string-annotations=is-enterprise-managed=no --lang={scn.culture.name} '
           '--device-scale-factor=1 --num-raster-threads=4 --enable-main-frame-before-activation '
-          '--renderer-client-id=7 --time-ticks-at-unix-epoch=-1759325553000000 --launch-time-ticks=2087771540 '
+          f'--renderer-client-id=7 --time-ticks-at-unix-epoch=-{epoch_ticks} --launch-time-ticks=2087771540 '
           '--field-trial-handle=2012,i,7301184521843657221,11430187422915523816,262144 '
-          '--variations-seed-version=20250930-180038.792000 --mojo-platform-channel-handle=3788 /prefetch:9',
-          session=1, user=u, company="Google LLC", version="140.0.7339.208"),
+          f'--variations-seed-version={seed_day}-180038.792000 --mojo-platform-channel-handle=3788 /prefetch:9',
+          session=1, user=u, company="Google LLC", version=ver["chrome"]),
         P("notepad++.exe", 8840, 5120, r"C:\Program Files\Notepad++\notepad++.exe",
           f'"C:\\Program Files\\Notepad++\\notepad++.exe" "{home}\\Documents\\Café menu.txt"', session=1,
-          user=u, company="Don HO don.h@free.fr", version="8.8.5"),
+          user=u, company="Don HO don.h@free.fr", version=ver["npp"]),
     ]
     if scn.context == "user":
         procs += [
@@ -1123,6 +1113,12 @@ def _build_processes(scn: Scenario) -> None:
               start=t["dfir_start"], description="Windows PowerShell"),
             P("conhost.exe", 9384, 9376, _exe("conhost.exe"), r"\??\C:\Windows\system32\conhost.exe 0x4"),
         ]
+    if scn.rows_scale < 1:          # small collections keep the story and a sample of the background
+        essential = {0, 4, 412, 560, 652, 744, 764, 760, 1212, 1452, 3012, 4388, 6640, 7312, 7320, 5120, 5844,
+                     6120, 8224, 8840, 9120, 9376, 9020, 3330}
+        background = [p.pid for p in procs if p.pid not in essential]
+        keep = set(rng.sample(background, max(3, round(len(background) * scn.rows_scale))))
+        procs = [p for p in procs if p.pid in essential or p.pid in keep]
     for p in procs:
         p.handles = rng.randint(80, 2400) if p.pid else 0
         p.ws_kb = rng.randint(900, 260000)
@@ -1135,6 +1131,8 @@ def _build_processes(scn: Scenario) -> None:
             p.start = boot + dt.timedelta(seconds=rng.randint(3, 90) if p.session != 1 else 0)
             if p.session == 1:
                 p.start = t["user_logon"] + dt.timedelta(seconds=rng.randint(5, 400))
+        if p.version is None and p.company == "Microsoft Corporation":
+            p.version = ver["os"]
         if p.path and p.description is None and p.company:
             p.description = p.name.rsplit(".", 1)[0]
         # Get-FileHash fails on the Defender platform folder (access denied) -> no hash
@@ -1468,7 +1466,7 @@ def msi_events(scn: Scenario) -> list[dict]:
     items = [
         (day_gt12_before(scn.date, 18), "10:02:11", "7-Zip 22.01 (x64 edition)" if old else "7-Zip 25.01 (x64 edition)",
          "22.01.00.0" if old else "25.01.00.0", "Igor Pavlov"),
-        (day_gt12_before(scn.date, 13), "09:41:05", "Google Chrome", "110.0.5481.178" if old else "140.0.7339.128",
+        (day_gt12_before(scn.date, 13), "09:41:05", "Google Chrome", era(scn)["chrome"],
          "Google LLC"),
         (day_gt12_before(scn.date, 9), "15:30:42", "Microsoft Visual C++ 2022 X64 Minimum Runtime - "
          + ("14.34.31938" if old else "14.44.35211"), "14.34.31938" if old else "14.44.35211", "Microsoft Corporation"),
@@ -1744,7 +1742,7 @@ def driverquery_lines(scn: Scenario) -> list[str]:
     """driverquery (§7.1): fixed columns 12/22/13/22, one space apart, first line empty."""
     out = ["", "Module Name  Display Name           Driver Type   Link Date",
            "============ ====================== ============= ======================"]
-    for mod, disp, typ, date in DRIVERS:
+    for mod, disp, typ, date in sorted(DRIVERS, key=lambda d: d[0].lower()):
         when = scn.culture.g(date) if date and date < scn.collect else ""
         out.append(f"{mod[:12]:<12} {disp[:22]:<22} {typ:<13} {when}".rstrip())
     return out
@@ -2042,7 +2040,7 @@ class CollectionWriter:
         txt = self.p("Connections\\NetworkShares.txt")
         if self.scn.context != "user":                   # SYSTEM's own HKCU has no MountPoints2 entries
             write_empty(txt)
-            if self.csv_dir:
+            if self.csv_dir and self.at_least("F3b"):
                 write_empty(self.csv("NetworkShares.csv"))
             return
         hive = r"HKEY_CURRENT_USER\SOFTWARE\Microsoft\Windows\CurrentVersion\Explorer\MountPoints2"
@@ -2059,7 +2057,7 @@ class CollectionWriter:
                          "Name": f"{hive}\\{name}"})
         write_u16(txt, format_table([Col("Name", 30), Col("Property")], rows, self.width,
                                     group_label="    Hive: " + hive))
-        if self.csv_dir:
+        if self.csv_dir and self.at_least("F3b"):      # NetworkShares.csv from 62e5918
             write_c8(self.csv("NetworkShares.csv"), self.pv, keys)
 
     def get_smb_shares(self):
@@ -2235,7 +2233,7 @@ def mplog_lines(scn: Scenario) -> list[str]:
                        f"status: \\Device\\HarddiskVolume3\\Windows\\Temp\\MpCmdRun.log. Process: (unknown), Status: "
                        f"0xc000004b, State: 0, ScanRequest #{rng.randint(1000, 40000)}, FileId: 0x{rng.getrandbits(44):x}, "
                        "Reason: OnClose, IoStatusBlockForNewFile: 0x2, DeviceCharacteristics: 0x100")
-        when += dt.timedelta(hours=rng.randint(9, 30), minutes=rng.randint(0, 59))
+        when += dt.timedelta(hours=rng.randint(9, 30), minutes=rng.randint(0, 59), seconds=rng.randint(0, 59))
     # the detection of the first download, then the quarantine
     det, q = t["detection"], t["quarantine"]
     scan_id = "{" + fake_guid(rng, upper=True) + "}"
@@ -2406,7 +2404,7 @@ def write_chromium_profile(scn: Scenario, folder: Path, browser: str) -> None:
     prefs = {"browser": {"has_seen_welcome_page": True, "window_placement": {"maximized": True}},
              "download": {"default_directory": f"C:\\Users\\{scn.user}\\Downloads", "directory_upgrade": True},
              "intl": {"selected_languages": f"{scn.culture.name},en"},
-             "profile": {"avatar_index": 26, "created_by_version": "128.0.6613.120" if browser == "chrome" else "128.0.2739.54",
+             "profile": {"avatar_index": 26, "created_by_version": era(scn)["chrome_created" if browser == "chrome" else "edge_created"],
                          "exit_type": "Crashed", "name": "Person 1" if browser == "edge" else "Your Chrome"}}
     (folder / "Preferences").write_text(json.dumps(prefs, separators=(",", ":")), encoding="utf-8")
     if scn.family == "F6" or (scn.family == "F5" and scn.date >= dt.date(2025, 7, 1)):
@@ -2459,7 +2457,7 @@ def write_firefox_profile(scn: Scenario, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     rng = scn.rng("firefox")
     visits = [(dt.datetime.combine(day_gt12_before(scn.date, 10), dt.time(19, 2, 11)),
-               "https://www.mozilla.org/en-US/firefox/139.0/firstrun/", "Firefox Browser", 1),
+               f"https://www.mozilla.org/en-US/firefox/{era(scn)['firefox']}/firstrun/", "Firefox Browser", 1),
               (dt.datetime.combine(day_gt12_before(scn.date, 10), dt.time(19, 3, 40)),
                "https://www.youtube.com/", "YouTube", 2),
               (dt.datetime.combine(day_gt12_before(scn.date, 4), dt.time(20, 44, 5)),
@@ -2632,31 +2630,26 @@ BIG_KINDS = ("DNSCache", "ProcessList", "SecurityEvents")
 
 
 def write_big_csv(path: str | Path, kind: str, rows: int, seed: int = 1, culture: str = "en-US",
-                  chunk_rows: int = 4096) -> Path:
+                  chunk_rows: int = 8192) -> Path:
     """Stream `rows` records of one structured CSV in its exact on-disk format:
     DNSCache / SecurityEvents as C8 (UTF-8 BOM, CRLF, multi-line Message), ProcessList
-    as CA (ASCII).  Rows are assembled from a small pool of pre-rendered fragments, so
-    1M rows take seconds and memory stays bounded by `chunk_rows`."""
+    as CA (ASCII).  Rows are assembled from pools of pre-encoded fragments (no per-row
+    re-encoding), so 1M rows take seconds and memory stays bounded by `chunk_rows`."""
     if kind not in BIG_KINDS:
         raise ValueError(f"kind must be one of {BIG_KINDS}")
     path = _mkparent(Path(path))
     scn = build_scenario("BENCH01", "2025-10-02", "F6", culture, seed)
-    pv, rng = scn.pv, sub_rng(seed, f"big:{kind}")
+    rng = sub_rng(seed, f"big:{kind}")
     gen = {"DNSCache": _big_dns, "ProcessList": _big_processes, "SecurityEvents": _big_security}[kind]
-    header, row_fn = gen(scn, pv, rng, rows)
-    ascii_out = kind == "ProcessList"
+    header, pieces = gen(scn, rng, rows)
+    bom = b"" if kind == "ProcessList" else b"\xef\xbb\xbf"
     with open(path, "wb") as fh:
-        fh.write((b"" if ascii_out else b"\xef\xbb\xbf") + (header + CRLF).encode())
-        buf: list[str] = []
-        for i in range(rows):
-            buf.append(row_fn(i))
-            if len(buf) >= chunk_rows:
-                text = CRLF.join(buf) + CRLF
-                fh.write(to_ascii(text).encode("ascii") if ascii_out else text.encode("utf-8"))
-                buf.clear()
-        if buf:
-            text = CRLF.join(buf) + CRLF
-            fh.write(to_ascii(text).encode("ascii") if ascii_out else text.encode("utf-8"))
+        fh.write(bom + header.encode("ascii") + b"\r\n")
+        for start in range(0, rows, chunk_rows):
+            buf: list[bytes] = []
+            for i in range(start, min(start + chunk_rows, rows)):
+                buf.extend(pieces(i))
+            fh.write(b"".join(buf))
     return path
 
 
@@ -2664,58 +2657,74 @@ def _q(v: str | None) -> str:
     return csv_field(v)
 
 
-def _big_dns(scn, pv, rng, rows):
+def _b(text: str, ascii_only: bool = False) -> bytes:
+    return to_ascii(text).encode("ascii") if ascii_only else text.encode("utf-8")
+
+
+def _big_dns(scn, rng, rows):
     sample = dns_entries(scn)
     header = ",".join(_q(h) for h in sample[0])
-    tail = ",".join(_q(pv.csv(sample[0][k])) for k in ("PSComputerName", "CimClass", "CimInstanceProperties",
-                                                       "CimSystemProperties"))
+    tail = ",".join(_q(scn.pv.csv(sample[0][k])) for k in ("PSComputerName", "CimClass", "CimInstanceProperties",
+                                                           "CimSystemProperties"))
     words = ["cdn", "edge", "api", "static", "img", "login", "telemetry", "update", "assets", "mail", "sync", "files"]
     tlds = ["com", "net", "org", "io", "xyz", "top", "de", "nl", "co.uk", "cloud"]
     pool = []
     for _ in range(4096):
         name = f"{rng.choice(words)}{rng.randint(1, 99)}.{rng.choice(words)}-{rng.randrange(16**6):06x}.{rng.choice(tlds)}"
-        if rng.random() < 0.1:
-            pool.append(f',,,,,,"0","{name}",,,"9003","1",{tail}')
+        if rng.random() < 0.1:                      # negative cache entry: Data/Name/Section null
+            pool.append(_b(f',,,,,,"0","{name}",,,"9003","1",{tail}\r\n'))
         else:
             data = f"{rng.randint(1, 223)}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randint(1, 254)}"
-            pool.append(f',,,,,"{data}","4","{name}","{name}","1","0","1",{tail}')
+            pool.append(_b(f',,,,,"{data}","4","{name}","{name}","1","0","1",{tail}\r\n'))
+    ttls = [_b(f'"{t}"') for t in range(86400)]
     n = len(pool)
-    return header, lambda i: f'"{(i * 7919) % 86400}"' + pool[(i * 2654435761) % n]
+    return header, lambda i: (ttls[(i * 7919) % 86400], pool[(i * 2654435761) % n])
 
 
-def _big_processes(scn, pv, rng, rows):
+def _big_processes(scn, rng, rows):
     header = '"Proc_Name","Proc_Path","Proc_CommandLine","Proc_ParentProcessId","Proc_ProcessId","Proc_Hash"'
-    pool = []
-    for p in scn.procs:
-        if p.path:
-            pool.append((f'{_q(p.name)},{_q(p.path)},{_q(p.cmd)},', f',{_q(p.hash)}'))
+    pool = [(_b(f'{_q(p.name)},{_q(p.path)},{_q(p.cmd)},"', True), _b(f'",{_q(p.hash)}\r\n', True))
+            for p in scn.procs if p.path]
     n = len(pool)
-    return header, lambda i: f'{pool[i % n][0]}"{(i * 4 + 1000) % 65536}","{i * 4 + 4}"{pool[i % n][1]}'
+    return header, lambda i: (pool[i % n][0], str((i * 4 + 1000) % 65536).encode(), b'","',
+                              str(i * 4 + 4).encode(), pool[i % n][1])
 
 
-def _big_security(scn, pv, rng, rows):
-    events = scn.events
-    header = ",".join(_q(h) for h in events[0])
-    frags = []
-    for e in events:
-        head = f'"{e["EventID"]}",{_q(e["MachineName"])},"System.Byte[]",'
-        mid = (f',{_q(e["Category"])},"{e["CategoryNumber"]}",{_q(e["EntryType"])},{_q(e["Message"])},'
-               f'{_q(e["Source"])},"System.String[]","{e["InstanceId"]}",')
-        frags.append((head, mid))
-    n, g = len(frags), scn.culture.g
-    end = scn.collect
-    cache: dict[int, str] = {}
+def _big_security(scn, rng, rows):
+    """Weighted like a real Security log (many short 4672/4634/5379/4798, some 4624/4625/4688):
+    about 1 KB per record, as in the 1M-row/993 MB benchmark file."""
+    by_id: dict[int, list[dict]] = {}
+    for e in scn.events:
+        by_id.setdefault(e["EventID"], []).append(e)
+    t = scn.t
+    acct = (scn.user_sid, scn.user, "AzureAD", "0x2f4a1b9")
+    extra = [sec_event(scn, t["collect"], 4634, msg_4634(SYSTEM_ACCT, 5)),
+             sec_event(scn, t["collect"], 4634, msg_4634(acct, 2))]
+    weights = {4672: 6, 4634: 5, 5379: 3, 4798: 3, 4624: 2, 4625: 1, 4688: 1}
+    chosen = []
+    for eid, w in weights.items():
+        events = by_id.get(eid, []) + [e for e in extra if e["EventID"] == eid]
+        for k in range(w):
+            chosen.append(events[k % len(events)])
+    header = ",".join(_q(h) for h in scn.events[0])
+    frags = [(_b(f'"{e["EventID"]}",{_q(e["MachineName"])},"System.Byte[]","'),
+              _b(f'",{_q(e["Category"])},"{e["CategoryNumber"]}",{_q(e["EntryType"])},{_q(e["Message"])},'
+                 f'{_q(e["Source"])},"System.String[]","{e["InstanceId"]}","')) for e in chosen]
+    n, g, end = len(frags), scn.culture.g, scn.collect
+    stamps: dict[int, bytes] = {}
+    tail = b'",,,\r\n'
 
-    def row(i: int) -> str:
+    def pieces(i: int):
         head, mid = frags[(i * 40503) % n]
-        sec = (i * 173) // 1000                                 # ~5.8 events per second, newest first
-        ts = cache.get(sec)
+        sec = (i * 173) // 1000                     # ~5.8 events per second, newest first
+        ts = stamps.get(sec)
         if ts is None:
-            if len(cache) > 4096:
-                cache.clear()
-            ts = cache[sec] = g(end - dt.timedelta(seconds=sec))
-        return f'{head}"{rows - i}"{mid}"{ts}","{ts}",,,'
-    return header, row
+            if len(stamps) > 8192:
+                stamps.clear()
+            text = g(end - dt.timedelta(seconds=sec)).encode()
+            ts = stamps[sec] = text + b'","' + text
+        return head, str(rows - i).encode(), mid, ts, tail
+    return header, pieces
 
 
 # =============================================================================
