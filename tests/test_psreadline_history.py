@@ -2,7 +2,6 @@
 the Get-History text renderings."""
 from __future__ import annotations
 
-from pathlib import Path
 
 from raw_artifact_helpers import convert_files, file_rows, issues
 

@@ -20,7 +20,6 @@ text. Lines are not assumed to be in time order (MPDetection logs jump back in t
 """
 from __future__ import annotations
 
-import datetime as dt
 import ipaddress
 import re
 from dataclasses import dataclass, field
@@ -461,77 +460,85 @@ class DefenderSupportLog(Artifact):
             return
         encoding = sniff(member.head)
         crlf = "\r\n" in read_text(member.head)
-        prefix = re.match(r"^[A-Za-z]+", member.name)
-        self.log_type = prefix.group(0) if prefix else None
-        self.log_file = member.name
-        self.rows: list[dict] = []
-        self.last_time: tuple[str, bool] | None = None
+        rows = _LogRows(member.name, ctx)
         replaced = 0
         with member.open() as stream:
-            for entry in self._entries(iter_records(stream, encoding, crlf, ctx)):
+            for entry in group_entries(iter_records(stream, encoding, crlf, ctx)):
                 replaced += sum(line.count("\ufffd") for line in entry.lines)
-                self._add(entry, ctx)
-        self._flush(ctx)
+                rows.add(entry)
+        rows.flush()
         if replaced:
             ctx.lossy = True
             ctx.warn(None, f"{replaced} character(s) could not be decoded as {encoding} and became U+FFFD")
 
-    # -- grouping records into entries ----------------------------------------------------------
-    def _entries(self, records: Iterator[tuple[int, str, int]]) -> Iterator[Entry]:
-        current: Entry | None = None
-        label: tuple[int, str, int] | None = None
-        for number, record, nlines in records:
-            blank = not record.strip()
-            stamp = _TIMESTAMP.match(record)
-            block = None if stamp or blank else next((b for b in BLOCKS if b.start.match(record)), None)
-            if current is not None and current.block is not None and not stamp and block is None and \
-                    len(current.lines) < MAX_BLOCK_LINES:
-                inside = current.block.end is not None and not current.saw_end
-                if inside or (not blank and (current.block.end is None or _TRAILER.match(record))):
-                    current.lines.append(record)
-                    current.line_count += nlines
-                    if current.block.end is not None and current.block.end.match(record):
-                        current.saw_end = True
-                    continue
-            if current is not None and current.timestamp and not stamp and not blank and block is None and \
-                    record[:1].isspace() and current.block is None:
-                current.lines.append(record)          # indented continuation of a timestamped message
+
+def group_entries(records: Iterator[tuple[int, str, int]]) -> Iterator[Entry]:
+    """Timestamped records, blocks, labels and loose lines -> one Entry per future row."""
+    current: Entry | None = None
+    label: tuple[int, str, int] | None = None
+    for number, record, nlines in records:
+        blank = not record.strip()
+        stamp = _TIMESTAMP.match(record)
+        block = None if stamp or blank else next((b for b in BLOCKS if b.start.match(record)), None)
+        if current is not None and current.block is not None and not stamp and block is None and \
+                len(current.lines) < MAX_BLOCK_LINES:
+            inside = current.block.end is not None and not current.saw_end
+            if inside or (not blank and (current.block.end is None or _TRAILER.match(record))):
+                current.lines.append(record)
                 current.line_count += nlines
+                if current.block.end is not None and current.block.end.match(record):
+                    current.saw_end = True
                 continue
-            if current is not None:
-                yield _trim(current)
-                current = None
-            if blank:
-                if label is not None:
-                    yield Entry(label[0], [label[1]], label[2])
-                    label = None
-                continue
-            if stamp:
-                message = record[stamp.end():]
-                current = Entry(number, [message], nlines, stamp.group(1), stamp.group(2) == "Z")
-                if label is not None:
-                    current.component = label[1].rstrip(":").strip()
-                    current.first_line, current.line_count = label[0], current.line_count + label[2]
-                    label = None
-                if CACHE_STATS.start.search(message):
-                    current.block = CACHE_STATS
-                continue
+        if current is not None and current.timestamp and not stamp and not blank and block is None and \
+                record[:1].isspace() and current.block is None:
+            current.lines.append(record)          # indented continuation of a timestamped message
+            current.line_count += nlines
+            continue
+        if current is not None:
+            yield _trim(current)
+            current = None
+        if blank:
             if label is not None:
                 yield Entry(label[0], [label[1]], label[2])
                 label = None
-            if block is not None:
-                current = Entry(number, [record], nlines, block=block)
-            elif _LABEL.match(record.strip()):
-                label = (number, record.strip(), nlines)
-            else:
-                yield Entry(number, [record], nlines)
-        if current is not None:
-            yield _trim(current)
+            continue
+        if stamp:
+            message = record[stamp.end():]
+            current = Entry(number, [message], nlines, stamp.group(1), stamp.group(2) == "Z")
+            if label is not None:
+                current.component = label[1].rstrip(":").strip()
+                current.first_line, current.line_count = label[0], current.line_count + label[2]
+                label = None
+            if CACHE_STATS.start.search(message):
+                current.block = CACHE_STATS
+            continue
         if label is not None:
             yield Entry(label[0], [label[1]], label[2])
+            label = None
+        if block is not None:
+            current = Entry(number, [record], nlines, block=block)
+        elif _LABEL.match(record.strip()):
+            label = (number, record.strip(), nlines)
+        else:
+            yield Entry(number, [record], nlines)
+    if current is not None:
+        yield _trim(current)
+    if label is not None:
+        yield Entry(label[0], [label[1]], label[2])
 
-    # -- entries into rows ----------------------------------------------------------------------
-    def _add(self, entry: Entry, ctx: FileContext) -> None:
+
+class _LogRows:
+    """Turns the entries of one log file into DefenderLogEntry rows, emitted in batches."""
+
+    def __init__(self, log_file: str, ctx: FileContext):
+        prefix = re.match(r"^[A-Za-z]+", log_file)
+        self.log_type = prefix.group(0) if prefix else None
+        self.log_file = log_file
+        self.ctx = ctx
+        self.rows: list[dict] = []
+        self.last_time: tuple[str, bool] | None = None     # (timestamp text, ends in Z) of the last stamped line
+
+    def add(self, entry: Entry) -> None:
         message = "\n".join(line.rstrip("\r\n") for line in entry.lines).rstrip()
         row = dict(SourceRecord=entry.first_line, LineCount=entry.line_count, LogFile=self.log_file,
                    LogType=self.log_type, Component=entry.component, Message=message)
@@ -562,9 +569,10 @@ class DefenderSupportLog(Artifact):
         row["Fields"] = orjson.dumps(fields, option=orjson.OPT_SORT_KEYS).decode() if fields else None
         self.rows.append(row)
         if len(self.rows) >= BATCH_ROWS:
-            self._flush(ctx)
+            self.flush()
 
-    def _flush(self, ctx: FileContext) -> None:
+    def flush(self) -> None:
+        ctx = self.ctx
         if not self.rows:
             return
         rows, self.rows = self.rows, []
