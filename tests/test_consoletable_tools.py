@@ -281,3 +281,18 @@ def test_empty_outputs_are_collected_without_rows(tmp_path):
     got = files(out)
     for name in ("UserInformation/ActiveUsers.txt", "Connections/RDPSessions.txt"):
         assert (got[name]["Parser"], got[name]["Status"], got[name]["RowsRead"]) == ("console_tool", "empty", 0)
+
+
+def test_openfiles_prose_in_another_language_is_still_openfiles_output(tmp_path):
+    text = ("\n"
+            "INFORMATION: Das globale Systemkennzeichen \"Objektliste verwalten\" muss\n"
+            "             aktiviert werden, um lokal geöffnete Dateien anzuzeigen.\n"
+            "\n"
+            "Remote über lokale Freigabepunkte geöffnete Dateien:\n"
+            "-----------------------------------------------------\n"
+            "\n"
+            "INFORMATION: Keine freigegebenen geöffneten Dateien gefunden.\n")
+    summary, out = convert_files(tmp_path, {"Connections/RemotelyOpenedFiles.txt": u16(text)})
+    f = files(out)["Connections/RemotelyOpenedFiles.txt"]
+    assert (f["Parser"], f["RowsWritten"], f["RowsRejected"]) == ("console_tool", 0, 0)
+    assert rows(out, "OpenFile") == []

@@ -108,6 +108,8 @@ def sniff_tool(member: Member) -> Sniffed | None:
     if hinted and hinted[0] in (QUERY_USER, QWINSTA) and len(header) == hinted[0].columns \
             and not any(_DIGITS.match(w) for w in header):
         return Sniffed(hinted[0], pseudo, False)       # a localisation we have no words for
+    if hinted and hinted[0] is OPENFILES:
+        return Sniffed(OPENFILES, pseudo, False)       # prose only, in a language we have no words for
     return None
 
 

@@ -266,8 +266,8 @@ def _labels(head: bytes) -> tuple[frozenset[str], frozenset[str]]:
 # ---- the renderings ---------------------------------------------------------------------------
 
 DNS_TYPE_NUMBERS = {v.upper(): k for k, v in DNS_TYPES.items()}
-DNS_STATUS_NUMBERS = {"SUCCESS": 0, "NAMEERROR": 9003, "NONEXISTENTDOMAIN": 9003, "NORECORDS": 9501,
-                      "NOTEXIST": 9501, "SERVERFAILURE": 9002}
+# The list view prints the names of its format script; the CSV has the numbers (and csvtables names them).
+DNS_STATUS_NUMBERS = {"SUCCESS": 0, "NOTEXIST": 9003, "NAMEERROR": 9003, "NORECORDS": 9501, "SERVERFAILURE": 9002}
 DNS_SECTIONS = {"ANSWER": 1, "AUTHORITY": 2, "ADDITIONAL": 3}
 
 
@@ -283,17 +283,19 @@ class DnsCacheText(TextRendering):
     winners = ("dns_cache_csv",)
 
     def transform(self, row, raw):
-        for column, names, name_column in (("RecordType", DNS_TYPE_NUMBERS, "RecordTypeName"),
-                                           ("Status", DNS_STATUS_NUMBERS, "StatusName"),
-                                           ("Section", DNS_SECTIONS, "SectionName")):
+        # Numbers as in the CSV; the derived names from the same tables csvtables uses, so both
+        # renderings of one entry read alike. A name we cannot map stays in its *Name column.
+        for column, numbers, names, name_column in (
+                ("RecordType", DNS_TYPE_NUMBERS, DNS_TYPES, "RecordTypeName"),
+                ("Status", DNS_STATUS_NUMBERS, DNS_STATUS, "StatusName"),
+                ("Section", DNS_SECTIONS, {}, "SectionName")):
             value = str(row.get(column) or "").strip()
-            if value and not value.isdigit():
+            number = int(value) if value.isdigit() else numbers.get(value.upper())
+            row[column] = number
+            if number is None and value:
                 row[name_column] = value
-                row[column] = names.get(value.upper())
-        if str(row.get("RecordType") or "").isdigit() and "RecordTypeName" not in row:
-            row["RecordTypeName"] = DNS_TYPES.get(int(row["RecordType"]))
-        if str(row.get("Status") or "").isdigit() and "StatusName" not in row:
-            row["StatusName"] = DNS_STATUS.get(int(row["Status"]))
+            elif number is not None and names:
+                row[name_column] = names.get(number, value if not value.isdigit() else None)
         return (row,)
 
 
