@@ -150,3 +150,40 @@ def test_broken_databases_are_parse_issues_and_evidence_is_untouched(tmp_path, c
 def test_file_uris_become_windows_paths(uri, path):
     from triageparse.artifacts.browsers import file_uri_to_path
     assert file_uri_to_path(uri) == path
+
+
+def test_firefox_annotation_downloads_and_expired_visits(tmp_path):
+    """Firefox 26+ downloads live in moz_annos; a place whose visits expired still counts as visited."""
+    db = tmp_path / "places.sqlite"
+    con = sqlite3.connect(db)
+    con.executescript("""
+        CREATE TABLE moz_places (id INTEGER PRIMARY KEY, url TEXT, title TEXT, visit_count INTEGER, typed INTEGER,
+                                 last_visit_date INTEGER, hidden INTEGER);
+        CREATE TABLE moz_historyvisits (id INTEGER PRIMARY KEY, from_visit INTEGER, place_id INTEGER,
+                                        visit_date INTEGER, visit_type INTEGER, session INTEGER);
+        CREATE TABLE moz_anno_attributes (id INTEGER PRIMARY KEY, name TEXT);
+        CREATE TABLE moz_annos (id INTEGER PRIMARY KEY, place_id INTEGER, anno_attribute_id INTEGER, content TEXT,
+                                dateAdded INTEGER, lastModified INTEGER);
+        INSERT INTO moz_places VALUES (1, 'https://example.org/', 'Example', 1, 1, 1700000000000000, 0),
+                                      (2, 'https://dl.example.org/tool.exe', NULL, 1, 0, 1700000100000000, 0),
+                                      (3, 'https://expired.example.org/', 'Gone', 4, 0, 1600000000000000, 0),
+                                      (4, 'https://bookmark-only.example.org/', 'Never visited', 0, 0, NULL, 0);
+        INSERT INTO moz_historyvisits VALUES (1, 0, 1, 1700000000000000, 2, 0), (2, 1, 2, 1700000100000000, 7, 0);
+        INSERT INTO moz_anno_attributes VALUES (1, 'downloads/destinationFileURI'), (2, 'downloads/metaData');
+        INSERT INTO moz_annos VALUES (1, 2, 1, 'file:///C:/Users/erin/Downloads/tool.exe', 1700000100000000, 0),
+                                     (2, 2, 2, '{"state":1,"endTime":1700000105000,"fileSize":123456}', 0, 0);
+    """)
+    con.commit()
+    con.close()
+    tables = convert_files(tmp_path, {"Browsers/Firefox/p.default/places.sqlite": db})
+    visits = sorted(tables["BrowserVisit"], key=lambda r: r["SourceRecord"])
+    assert [(r["VisitId"], r["Url"], r["Transition"], r["FromUrl"]) for r in visits] == [
+        (1, "https://example.org/", "TYPED", None),
+        (2, "https://dl.example.org/tool.exe", "DOWNLOAD", "https://example.org/"),
+        (None, "https://expired.example.org/", None, None)]
+    assert visits[2]["VisitTime"] == prtime(1600000000000000) and visits[2]["VisitCount"] == 4
+    [download] = tables["BrowserDownload"]
+    assert (download["Url"], download["TargetPath"], download["State"], download["TotalBytes"]) == \
+        ("https://dl.example.org/tool.exe", "C:\\Users\\erin\\Downloads\\tool.exe", "FINISHED", 123456)
+    assert download["StartTime"] == prtime(1700000100000000)
+    assert download["EndTime"] == prtime(1700000105000 * 1000)
