@@ -282,9 +282,10 @@ class HostFacts:
     sids: dict[str, str] = field(default_factory=dict)
 
 
-def host_facts(ctx: FileContext) -> HostFacts:
+def host_facts(ctx: FileContext, open_hive: tuple[Member, "HiveReader"] | None = None) -> HostFacts:
     """Cached per collection. Also gives the computer name as a hint, so rows of files that sort
-    before the SYSTEM hive (``…/System32/Tasks`` < ``…/System32/config``) get it too."""
+    before the SYSTEM hive (``…/System32/Tasks`` < ``…/System32/config``) get it too.
+    ``open_hive``: the member being parsed and its reader, so that hive is not opened twice."""
     shared = ctx.run.shared
     if "registry_hives.facts" in shared:
         return shared["registry_hives.facts"]
@@ -294,6 +295,9 @@ def host_facts(ctx: FileContext) -> HostFacts:
         if kind not in ("SYSTEM", "SOFTWARE", "USRCLASS") or m.refused or file_type(m.head) != PRIMARY_FILE:
             continue
         try:
+            if open_hive is not None and open_hive[0] is m:
+                _read_facts(open_hive[1], kind, m, facts)
+                continue
             with m.local_path() as p, _regipy_inline_values():
                 _read_facts(HiveReader(p, None), kind, m, facts)
         except Exception:   # a convenience only; the hive's own parse reports its problems
@@ -342,21 +346,26 @@ class RegistryHiveArtifact(Artifact):
         return 90 if kind in ("SYSTEM", "SOFTWARE", "NTUSER", None) else 30
 
     def parse(self, member: Member, ctx: FileContext) -> None:
-        host_facts(ctx)
-        head = member.head
-        primary, secondary = sequence_numbers(head)
+        primary, secondary = sequence_numbers(member.head)
         with contextlib.ExitStack() as stack:
-            path = stack.enter_context(member.local_path())
+            collected = stack.enter_context(member.local_path())
             stack.enter_context(_regipy_inline_values())
-            if primary != secondary:
-                path = self._replay(member, path, primary, secondary, ctx, stack)
+            replayed = self._replay(member, collected, primary, secondary, ctx, stack) if primary != secondary else None
             try:
-                reader = HiveReader(path, ctx)
+                reader = HiveReader(replayed or collected, ctx)
             except Exception as exc:
-                ctx.read(1)
-                ctx.reject(None, f"not a readable registry hive ({type(exc).__name__}: {exc}); "
-                                 "nothing could be read from it")
-                return
+                if replayed is None:
+                    ctx.read(1)
+                    ctx.reject(None, f"not a readable registry hive ({type(exc).__name__}: {exc}); "
+                                     "nothing could be read from it")
+                    return
+                ctx.warn(None, f"the hive replayed from its logs does not open ({type(exc).__name__}: {exc}); "
+                               "read as collected, recent changes may be missing")
+                replayed = None
+                reader = HiveReader(collected, ctx)
+            if replayed is not None:
+                ctx.note("dirty hive: transaction logs replayed with regipy before reading")
+            host_facts(ctx, (member, reader))
             try:
                 kind = kind_from_path(member.lower) or kind_from_content(reader)
                 ctx.note(f"hive {kind}, root key {reader.root.name!r}")
@@ -373,12 +382,13 @@ class RegistryHiveArtifact(Artifact):
 
     # -- dirty hives ----------------------------------------------------------------------------
     def _replay(self, member: Member, path: Path, primary: int, secondary: int, ctx: FileContext,
-                stack: contextlib.ExitStack) -> Path:
+                stack: contextlib.ExitStack) -> Path | None:
+        """Path of the hive with its transaction logs applied, or None (reported) when that cannot be done."""
         dirty = f"hive is dirty (sequence numbers {primary} ≠ {secondary}): changes pending in its transaction logs"
         logs = transaction_logs(member, ctx.run.collection.members)
         if not logs:
             ctx.warn(None, f"{dirty}; no .LOG1/.LOG2 collected beside it, so recent changes may be missing")
-            return path
+            return None
         from regipy.recovery import apply_transaction_logs
         names = ", ".join(log.name for log in logs)
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="triageparse-hivelog-")))
@@ -394,13 +404,10 @@ class RegistryHiveArtifact(Artifact):
                 apply_transaction_logs(str(path), str(copies[0]), restored_hive_path=str(restored))
             else:
                 apply_transaction_logs(str(path), str(copies[-1]), str(copies[0]), restored_hive_path=str(restored))
-            from regipy.registry import RegistryHive
-            RegistryHive(str(restored))        # the replayed hive must at least open
         except Exception as exc:
             ctx.warn(None, f"{dirty}; replaying {names} failed ({type(exc).__name__}: {exc}); "
                            "read as collected, recent changes may be missing")
-            return path
-        ctx.note(f"dirty hive: replayed {names} with regipy before reading")
+            return None
         ctx.warn(None, f"{dirty}; replayed {names} (rows show the replayed state)")
         return restored
 
