@@ -11,13 +11,12 @@ import re
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
 import triageparse
 from triageparse import contracts
-from triageparse.kql import HuntQuery, hunt, hunting_pack, pack_dir, parse_hunt_query, run_arrow
+from triageparse.kql import hunt, hunting_pack, parse_hunt_query
 
 from psbytes import CSV_DIR, c8, ca, zip_collection
 

@@ -19,6 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from . import contracts
 from .load import datasets, to_pandas
 
 HUNT_FOLDER = "_hunt"
@@ -188,15 +189,12 @@ def parse_hunt_query(path: Path) -> HuntQuery:
 
 
 def pack_dir() -> Path:
-    """The ``queries/`` folder: beside the package when installed, at the repository root in a checkout."""
+    """The ``queries/`` folder of the hunting pack: beside ``schemas/`` (or ``TRIAGEPARSE_QUERIES``)."""
     env = os.environ.get("TRIAGEPARSE_QUERIES")
-    if env:
-        return Path(env)
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "queries", here.parents[1] / "queries"):
-        if candidate.is_dir():
-            return candidate
-    raise FileNotFoundError("cannot find the queries/ folder of the hunting pack; set TRIAGEPARSE_QUERIES")
+    folder = Path(env) if env else contracts.schemas_dir().parent / "queries"
+    if not folder.is_dir():
+        raise FileNotFoundError(f"cannot find the hunting pack at {folder}; set TRIAGEPARSE_QUERIES to its folder")
+    return folder
 
 
 def hunting_pack(folder: str | Path | None = None) -> list[HuntQuery]:
