@@ -305,8 +305,15 @@ FAMILIES = (
 _PROMOTED = {"ThreatName": str, "Path": str, "ProcessName": str, "ProcessId": int, "ThreatId": int}
 
 
+# Most lines belong to no family: one combined search rules them out before the ordered loop.
+_ANY_TRIGGER = re.compile("|".join(f"(?:{f.trigger.pattern})" for f in FAMILIES))
+_ANY_BLOCK_START = re.compile("|".join(f"(?:{b.start.pattern})" for b in BLOCKS))
+
+
 def classify(message: str) -> tuple[str, dict, dict]:
     """``(EntryType, promoted columns, Fields)`` of one timestamped or free-standing message."""
+    if not _ANY_TRIGGER.search(message):
+        return "Text", {}, {}
     for family in FAMILIES:
         if not family.trigger.search(message):
             continue
@@ -479,7 +486,9 @@ def group_entries(records: Iterator[tuple[int, str, int]]) -> Iterator[Entry]:
     for number, record, nlines in records:
         blank = not record.strip()
         stamp = _TIMESTAMP.match(record)
-        block = None if stamp or blank else next((b for b in BLOCKS if b.start.match(record)), None)
+        block = None
+        if not (stamp or blank) and _ANY_BLOCK_START.match(record):
+            block = next(b for b in BLOCKS if b.start.match(record))
         if current is not None and current.block is not None and not stamp and block is None and \
                 len(current.lines) < MAX_BLOCK_LINES:
             inside = current.block.end is not None and not current.saw_end
