@@ -87,11 +87,14 @@ def test_driverquery_polish_host_dates(tmp_path):
 
 
 def test_f3a_length_only_csv_is_recorded_as_lossy_without_rows(tmp_path):
-    data = b'\xef\xbb\xbf"Length"\r\n"0"\r\n"60"\r\n"71"\r\n'
-    summary, out = convert_files(tmp_path, {"SIEMImport/Drivers.csv": data})
-    assert rows(out, "Driver") == []
-    f = files(out)["SIEMImport/Drivers.csv"]
-    assert f["Status"] == "lossy" and "line lengths" in f["Detail"]
+    # ConvertTo-Csv of strings, then the F3a DataSource rewrite (Import-Csv | Add-Member | Export-Csv, ASCII).
+    drivers = b'"Length","DataSource"\r\n"0","Drivers"\r\n"59","Drivers"\r\n"72","Drivers"\r\n'
+    users = b'\xef\xbb\xbf"Length"\r\n"75"\r\n"82"\r\n'
+    summary, out = convert_files(tmp_path, {"SIEMImport/Drivers.csv": drivers, "SIEMImport/ActiveUsers.csv": users})
+    assert rows(out, "Driver") == [] and rows(out, "UserSession") == []
+    for name in ("SIEMImport/Drivers.csv", "SIEMImport/ActiveUsers.csv"):
+        f = files(out)[name]
+        assert f["Status"] == "lossy" and "line lengths" in f["Detail"]
 
 
 # ---- query user --------------------------------------------------------------------------------

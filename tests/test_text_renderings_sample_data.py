@@ -33,10 +33,7 @@ KEYS = {"Autorun": ("Source", "Location", "Name", "Command"), "DnsCacheEntry": (
         "UserSession": ("SessionId",)}
 
 
-def _source(sample_data: Path, tmp: Path, name: str, args: list[str]) -> Path:
-    committed = sample_data / name
-    if committed.exists():
-        return committed
+def _generate(sample_data: Path, tmp: Path, args: list[str]) -> None:
     sys.path.insert(0, str(sample_data))
     try:
         import make_collections
@@ -44,6 +41,13 @@ def _source(sample_data: Path, tmp: Path, name: str, args: list[str]) -> Path:
         sys.path.remove(str(sample_data))
     with contextlib.redirect_stdout(io.StringIO()):
         assert make_collections.main(["--out", str(tmp), *args]) == 0
+
+
+def _source(sample_data: Path, tmp: Path, name: str, args: list[str]) -> Path:
+    committed = sample_data / name
+    if committed.exists():
+        return committed
+    _generate(sample_data, tmp, args)
     return tmp / name
 
 
@@ -88,3 +92,22 @@ def test_the_demo_pseudo_csvs_defer_to_the_aligned_text(converted):
     for name in ("Drivers.csv", "ActiveUsers.csv", "RDPSessions.csv"):
         f = collected[f"CSV Results (SIEM Import Data)/{name}"]
         assert f["Parser"] == "console_tool" and f["RowsWritten"] == 0 and "aligned text" in f["Detail"]
+
+
+@pytest.mark.parametrize("family", ["F3a", "F3b", "F4", "F5"])
+def test_every_family_layout_fills_the_tables_once(family, sample_data, tmp_path):
+    _generate(sample_data, tmp_path, ["--family", family, "--no-evtx"])
+    [src] = [p for p in tmp_path.glob("DFIR-*") if p.is_dir()]
+    summary = triageparse.convert([src], tmp_path / "out")
+    assert [c.family for c in summary.collections] == [family] and summary.errors == 0
+    out = tmp_path / "out"
+    for table in TEXT_TABLES:
+        got = [tuple(r[k] for k in KEYS[table]) for r in rows(out, table)]
+        assert got and len(got) == len(set(got)), table
+    services = {r["SourceFile"] for r in rows(out, "Service")}
+    if family == "F3a":
+        # RunningServices.csv holds PnP devices; the services survive only in the misnamed MSI text file.
+        assert services == {"Applications/RecentlyInstalledSoftwareEventLogs.txt"}
+        assert {r["SourceFile"] for r in rows(out, "PnpDevice")} >= {"SIEMImport/RunningServices.csv"}
+    else:
+        assert len(services) == 1 and services.pop().endswith("RunningServices.csv")

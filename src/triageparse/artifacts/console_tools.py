@@ -72,6 +72,11 @@ def _words(line: str) -> list[str]:
     return [w.upper() for w in _P8_RUN.split(text.strip()) if w]
 
 
+def _is_length_csv(first_line: str) -> bool:
+    """F3a's ConvertTo-Csv of strings: a "Length" column (plus the DataSource column of that family)."""
+    return first_line.strip() in ('"Length"', '"Length","DataSource"')
+
+
 def sniff_tool(member: Member) -> Sniffed | None:
     """Which console tool wrote ``member`` (None when it is none of them)."""
     lower = member.lower
@@ -83,7 +88,7 @@ def sniff_tool(member: Member) -> Sniffed | None:
     text = [x for x in lines if x.strip()]
     if not text:
         return None
-    if text[0].strip() == '"Length"':
+    if _is_length_csv(text[0]):
         # F3a: ConvertTo-Csv of the tool's output strings; only the name tells which tool it was.
         return Sniffed(hinted[0], True, False) if hinted else None
     header = _words(text[0])
@@ -279,7 +284,7 @@ class ConsoleTool(Artifact):
     def _rows(self, member: Member, found: Sniffed, ctx: FileContext, quiet: bool) -> Iterator[tuple[int, Row]]:
         with member.open() as f:
             lines = [(n, line) for n, line, _ in iter_lines(f, sniff(member.head))]
-        if lines and lines[0][1].strip() == '"Length"':
+        if lines and _is_length_csv(lines[0][1]):
             if not quiet:
                 ctx.lossy = True
                 ctx.note("ConvertTo-Csv of strings (F3a): only the line lengths survive, no "
