@@ -30,16 +30,14 @@ import functools
 import hashlib
 import io
 import json
-import os
 import random
 import re
 import shutil
 import sqlite3
-import struct
 import sys
 import zipfile
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Iterable, Iterator, Sequence
 
 FAMILIES = ("F6", "F5", "F4", "F3b", "F3a", "F1")
 CULTURES = ("en-US", "en-GB", "nl-NL", "de-DE")
@@ -531,6 +529,8 @@ class Proc:
 
 @dataclasses.dataclass
 class Scenario:
+    """Everything one collection shows: the host, its timeline (local wall-clock times),
+    processes, security events and the planted findings (`findings`, also in README)."""
     host: str
     date: dt.date
     family: str
@@ -543,7 +543,7 @@ class Scenario:
     user: str
     user_full: str
     entra: bool
-    pv: PSValue = None
+    pv: PSValue | None = None
     # filled by build_*()
     t: dict = dataclasses.field(default_factory=dict)            # named timeline (local)
     procs: list = dataclasses.field(default_factory=list)
@@ -570,11 +570,6 @@ class Scenario:
     @property
     def folder_name(self) -> str:
         return f"DFIR-{self.host}-{self.date.isoformat()}"
-
-    @property
-    def profile_user(self) -> str:
-        """The user whose browsers/HKCU the script reads (§1.1: $env:USERNAME from 2.2.1)."""
-        return self.user if self.context == "user" else f"{self.host}$"
 
     @property
     def user_account(self) -> str:
@@ -1210,10 +1205,19 @@ def _build_security_events(scn: Scenario) -> None:
                                              r"C:\Windows\explorer.exe", f'"{PS_EXE}" '))
         ev(t["dfir_start"], 4688, msg_4688(user_acct, 9376, PS_EXE, "%%1937", hi, 9120, PS_EXE,
                                            f'"{PS_EXE}" -ExecutionPolicy Bypass .\\DFIR-Script.ps1'))
+    else:
+        sense = r"C:\Program Files\Windows Defender Advanced Threat Protection\SenseIR.exe"
+        ev(t["dfir_start"], 4688, msg_4688(SYSTEM_ACCT, 9376, PS_EXE, "%%1936", "S-1-16-16384", 9020, sense,
+                                           next(p.cmd for p in scn.procs if p.pid == 9376)))
     evs.sort(key=lambda e: e["TimeGenerated"])      # stable: keeps the order within one second
     for i, e in enumerate(evs, start=1):
         e["Index"] = i
     scn.events = [e for e in evs if t["window_start"] < e["TimeGenerated"] <= t["collect"]]
+
+
+def _fmt_offset(off: dt.timedelta) -> str:
+    minutes = int(off.total_seconds()) // 60
+    return f"{'+' if minutes >= 0 else '-'}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
 def _build_findings(scn: Scenario) -> None:
@@ -1221,7 +1225,7 @@ def _build_findings(scn: Scenario) -> None:
     scn.findings = {
         "host": scn.host, "collection_folder": scn.folder_name, "family": scn.family, "culture": scn.culture.name,
         "run_context": scn.context, "main_user": scn.user_account, "main_user_sid": scn.user_sid,
-        "host_ip": t["ip"], "utc_offset_at_collection": str(utc_offset(scn.culture.tz, scn.collect)),
+        "host_ip": t["ip"], "utc_offset_at_collection": _fmt_offset(utc_offset(scn.culture.tz, scn.collect)),
         "collection_start_local": scn.collect.isoformat(sep=" "),
         "failed_logon_burst": {"event_id": 4625, "count": t["burst_count"], "source_ip": BRUTE_IP,
                                "workstation": BRUTE_WORKSTATION, "first": t["burst_start"].isoformat(sep=" "),
@@ -1718,14 +1722,13 @@ def ps_histories(scn: Scenario) -> dict[str, list[str]]:
         "        Select-Object FullName, Length\n}",
         "exit",
     ]}
-    if scn.context == "user":
-        hist[scn.user] = [
-            "Get-Process | Sort-Object CPU -Descending | Select-Object -First 10",
-            f"Get-Content \"C:\\Users\\{scn.user}\\Documents\\Café menu.txt\"",
-            "winget upgrade --all",
-            "cd C:\\Tools",
-            "powershell.exe -ExecutionPolicy Bypass .\\DFIR-Script.ps1",
-        ]
+    hist[scn.user] = [
+        "Get-Process | Sort-Object CPU -Descending | Select-Object -First 10",
+        f"Get-Content \"C:\\Users\\{scn.user}\\Documents\\Café menu.txt\"",
+        "winget upgrade --all",
+    ]
+    if scn.context == "user":     # PSReadLine saves each line at once: the DFIR run itself is already in
+        hist[scn.user] += ["cd C:\\Tools", "powershell.exe -ExecutionPolicy Bypass .\\DFIR-Script.ps1"]
     return hist
 
 
@@ -2605,8 +2608,8 @@ def zip_collection(folder: str | Path, zip_path: str | Path, backslash: bool = T
             else:
                 data = item.read_bytes()
             info = zipfile.ZipInfo(rel, date_time=stamp)
-            info.create_system = 0                             # MS-DOS, like .NET's ZipArchive
-            info.external_attr = 0x10 if item.is_dir() else 0
+            info.create_system = 0                             # MS-DOS/Windows
+            info.external_attr = 0x10 if item.is_dir() else 0x20   # DOS directory / archive attribute
             info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, data)
     return zip_path
