@@ -337,6 +337,19 @@ def test_pack_has_at_least_25_queries_each_with_a_full_header():
         assert all(t in contracts.all_contracts() for t in q.tables), (q.name, q.tables)
 
 
+def test_member_access_only_on_dynamic_columns():
+    """duckdb-kql lets ``Column.Field`` through on a string column; ADX refuses it. Keep the pack ADX-valid."""
+    for q in hunting_pack():
+        body = "\n".join(line for line in q.text.splitlines() if not line.lstrip().startswith("//"))
+        types: dict[str, set[str]] = {}
+        for table in q.tables:
+            for col in contracts.get(table).columns:
+                types.setdefault(col.name, set()).add(col.kusto_type)
+        for name, kinds in types.items():
+            if "dynamic" not in kinds:      # a name dynamic in one of the tables is checked by reading
+                assert not re.search(rf"(?<![\w.@\\]){name}(\.[A-Za-z_]|\[)", body), (q.name, name)
+
+
 def test_every_query_has_planted_evidence_in_this_suite():
     assert sorted(MUST_FIND) == sorted(q.name for q in hunting_pack())
 
