@@ -193,7 +193,7 @@ def test_run_key_csv_is_unpivoted_one_row_per_value(converted):
     assert {(r["Name"], r["Command"]) for r in reg} == {
         ("VMware User Process", "C:\\Program Files\\VMware\\vmtoolsd.exe"),
         ("SecurityHealth", "%windir%\\system32\\SecurityHealthSystray.exe")}
-    assert all(r["Location"].endswith("\\CurrentVersion\\Run") for r in reg)
+    assert {r["Location"] for r in reg} == {"HKLM\\SOFTWARE\\WOW6432Node\\Microsoft\\Windows\\CurrentVersion\\Run"}
     startup = [r for r in autoruns if r["Source"] == "Win32_StartupCommand"][0]
     assert "Temp" in startup["Command"] and startup["User"] == "WS01\\alice"
 

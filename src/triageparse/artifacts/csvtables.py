@@ -265,6 +265,17 @@ class AutoRunCsv(CsvTable):
         return _const(t, "Source", "Win32_StartupCommand")
 
 
+_HIVE_ABBREVIATIONS = {"HKEY_LOCAL_MACHINE": "HKLM", "HKEY_CURRENT_USER": "HKCU", "HKEY_USERS": "HKU",
+                       "HKEY_CLASSES_ROOT": "HKCR"}
+
+
+def registry_location(ps_path: str) -> str:
+    """``Microsoft.PowerShell.Core\\Registry::HKEY_LOCAL_MACHINE\\…`` -> ``HKLM\\…``, the form every Autorun source uses."""
+    key = ps_path.split("::", 1)[-1]
+    root, sep, rest = key.partition("\\")
+    return _HIVE_ABBREVIATIONS.get(root.upper(), root) + sep + rest
+
+
 PS_ITEM_COLUMNS = ("pspath", "psparentpath", "pschildname", "psdrive", "psprovider")
 
 
@@ -289,7 +300,7 @@ class RegRunKeyCsv(CsvTable):
         data = {c: t.column(c).to_pylist() for c in t.column_names}
         for i in range(t.num_rows):
             path = data.get("PSPath", [None] * t.num_rows)[i] or ""
-            location = path.split("::", 1)[-1] if path else data.get("PSChildName", [None])[i]
+            location = registry_location(path) if path else data.get("PSChildName", [None])[i]
             for vc in value_cols:
                 v = data[vc][i]
                 if v is None or v == "":
