@@ -10,12 +10,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from corpus_paths import ROOT, corpus_dir
+
 SAMPLE_DATA = ROOT / "sample_data"
-
-
-def corpus_dir() -> Path:
-    return Path(os.environ.get("TRIAGEPARSE_CORPUS", ROOT.parent / "shared" / "corpus"))
 
 
 @pytest.fixture(scope="session")
