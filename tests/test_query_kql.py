@@ -147,3 +147,29 @@ def test_cli_query_errors_exit_nonzero_with_the_message(out, capsys):
     assert main(["query", str(out), "Nope | take 1"]) == 2
     assert "no table 'Nope'" in capsys.readouterr().err
     assert main(["query", str(out)]) == 2
+
+
+@pytest.mark.parametrize("kql, named", [
+    ("DnsCacheEntry | evaluate bag_unpack(AdditionalFields)", "evaluate bag_unpack is not supported offline"),
+    ('search "evil"', "search is not supported offline"),
+    ("DnsCacheEntry | summarize make_bag(pack('k', Entry))", "make_bag() is not supported offline"),
+    ("TcpConnection | project s = format_datetime(CreationTime, 'yyyy-MM-dd HH:mm:ss.fffffff')",
+     "format_datetime with 'fffffff' is not supported offline (duckdb-kql 1.1.2 cannot translate it: the seventh"),
+    ("DnsCacheEntry | mv-apply e = Entry on (take 1)", "mv-apply is not supported offline"),
+])
+def test_unsupported_constructs_are_named_as_kql_spells_them(out, kql, named):
+    with pytest.raises(QueryError) as err:
+        triageparse.query(out, kql)
+    assert err.value.unsupported and str(err.value).startswith(named) and "ADX" in str(err.value)
+
+
+def test_a_grammar_gap_is_told_apart_from_a_mistake(out):
+    with pytest.raises(QueryError) as err:
+        triageparse.query(out, "DnsCacheEntry\n| serialize\n| extend Previous = prev(Entry)")
+    assert err.value.unsupported and "lacks `serialize`" in str(err.value)
+
+
+def test_lists_come_back_as_json_text_like_other_dynamic_values(out):
+    df = triageparse.query(out, "DnsCacheEntry | where Computer == 'WS03' | summarize Names = make_list(Entry)")
+    assert str(df["Names"].dtype) == "string"
+    assert sorted(json.loads(df["Names"][0])) == ["login.live.com", "www.google.com"]

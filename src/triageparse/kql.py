@@ -67,12 +67,26 @@ def _find(kql: str, word: str) -> tuple[int, int] | None:
     return before.count("\n") + 1, m.start() - (before.rfind("\n") + 1)
 
 
-def _construct_name(construct: str) -> str:
+_OPERATOR_SPELLING = {"mvapply": "mv-apply", "mvexpand": "mv-expand"}
+# Operators whose absence from duckdb-kql's grammar shows up as a syntax error rather than a refusal.
+_GRAMMAR_GAPS = re.compile(r"\|\s*(serialize)\s*(\||$)", re.M)
+
+
+def _construct_name(construct: str, kql: str, span) -> str:
     """duckdb-kql's internal names (``MakeSeriesOperator``, ``function:ipv4_is_private``) as KQL spells them."""
-    if construct.startswith("function:"):
-        return f"{construct.split(':', 1)[1]}()"
-    name = re.sub(r"(Operator|Expression|Statement)$", "", construct)
-    return re.sub(r"(?<!^)(?=[A-Z])", "-", name).lower() or construct
+    kind, _, detail = construct.rpartition(":")
+    if kind in ("function", "aggregate"):
+        return f"{detail}()"
+    if kind and kind != "source":                      # e.g. format_datetime:fffffff
+        return f"{kind} with {detail!r}"
+    name = re.sub(r"(OperatorPart|Operator|Expression|Statement)$", "", detail)
+    name = re.sub(r"(?<!^)(?=[A-Z])", "-", name).lower() or construct
+    name = _OPERATOR_SPELLING.get(name, name)
+    if name == "evaluate" and span:                    # name the plugin: `evaluate bag_unpack`
+        line = (kql.splitlines() or [""])[span.line - 1]
+        if m := re.match(r"evaluate\s+(\w+)", line[span.column:]):
+            name = f"evaluate {m[1]}"
+    return name
 
 
 def _short(message: str) -> str:
@@ -88,9 +102,10 @@ def _explain(exc: Exception, kql: str, tables: Iterable[str]) -> QueryError:
     import duckdb_kql
 
     if isinstance(exc, duckdb_kql.KqlUnsupportedError):
-        name = _construct_name(exc.construct)
-        where = (exc.span.line, exc.span.column) if exc.span else _find(kql, name.rstrip("()"))
-        msg = (f"{name} is not supported offline (duckdb-kql {duckdb_kql.__version__} cannot translate it). "
+        name = _construct_name(exc.construct, kql, exc.span)
+        where = (exc.span.line, exc.span.column) if exc.span else _find(kql, name.split()[0].rstrip("()"))
+        why = f": {exc.hint}" if exc.hint and "this wave" not in exc.hint else ""
+        msg = (f"{name} is not supported offline (duckdb-kql {duckdb_kql.__version__} cannot translate it{why}). "
                f"The query is valid KQL and will run unchanged in ADX: `triageparse ingest` the output and run "
                f"it there, or rewrite this part for the offline run.")
         if where:
@@ -101,8 +116,12 @@ def _explain(exc: Exception, kql: str, tables: Iterable[str]) -> QueryError:
         parts = [f"KQL syntax error: {_short(d.message)}\n{_pointer(kql, d.span.line, d.span.column)}"
                  for d in diags[:3]]
         first = diags[0].span if diags else None
+        if gap := _GRAMMAR_GAPS.search(kql):
+            parts.append(f"note: duckdb-kql's grammar lacks `{gap[1]}` on its own line of the pipe; the query may "
+                         f"well be valid in ADX (there it runs unchanged)")
         return QueryError("\n".join(parts) or f"KQL syntax error: {exc}",
-                          first.line if first else None, first.column if first else None)
+                          first.line if first else None, first.column if first else None,
+                          unsupported=bool(gap))
     text = str(exc).split("\n")[0]
     if isinstance(exc, duckdb.CatalogException) and (m := re.search(r'with name "?(\w+)"? does not exist', text)):
         where = _find(kql, m[1])
@@ -132,14 +151,20 @@ def run_arrow(out: str | Path, kql: str, con=None) -> pa.Table:
     except (duckdb_kql.KqlError, duckdb.Error) as exc:
         tables = [r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()]
         raise _explain(exc, kql, tables) from exc
-    return _utc(table)
+    return _normalize(table)
 
 
-def _utc(table: pa.Table) -> pa.Table:
-    """``bin()`` and some functions return naive timestamps; KQL time is UTC, so label them so."""
+def _normalize(table: pa.Table) -> pa.Table:
+    """Results as ADX would type them: naive timestamps (``bin()``) labelled UTC, since KQL time is UTC;
+    lists and structs (``make_list``) as JSON text, like every other dynamic value here."""
+    import orjson
+
     for i, f in enumerate(table.schema):
         if pa.types.is_timestamp(f.type) and f.type.tz is None:
             table = table.set_column(i, f.name, table.column(i).cast(pa.timestamp(f.type.unit, tz="UTC")))
+        elif pa.types.is_nested(f.type):
+            text = [None if v is None else orjson.dumps(v, default=str).decode() for v in table.column(i).to_pylist()]
+            table = table.set_column(i, f.name, pa.array(text, pa.string()))
     return table
 
 
