@@ -147,7 +147,7 @@ def run_arrow(out: str | Path, kql: str, con=None) -> pa.Table:
     con = con or connect(out)
     try:
         rel = duckdb_kql.kql(con, kql)
-        table = rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.arrow().read_all()
+        table = rel.to_arrow_table()
     except (duckdb_kql.KqlError, duckdb.Error) as exc:
         tables = [r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()]
         raise _explain(exc, kql, tables) from exc
