@@ -205,7 +205,7 @@ def test_f1_text_only_collection_fills_the_csv_tables(tmp_path):
 
 RUN_ONCE_VALUE = 'C:\\Windows\\system32\\cmd.exe /q /c del /q "C:\\Program Files\\Contoso\\stage2.exe"'
 REG_BASE = "Microsoft.PowerShell.Core\\Registry::HKEY_LOCAL_MACHINE\\SOFTWARE\\WOW6432Node\\Microsoft\\Windows\\CurrentVersion"
-HKLM_BASE = "HKEY_LOCAL_MACHINE\\SOFTWARE\\WOW6432Node\\Microsoft\\Windows\\CurrentVersion"
+HKLM_BASE = "HKLM\\SOFTWARE\\WOW6432Node\\Microsoft\\Windows\\CurrentVersion"     # the form every Autorun source uses
 
 
 def _reg_block(values: list[tuple[str, str]], key: str) -> list[tuple[str, str]]:
@@ -324,3 +324,21 @@ def test_every_rendering_keys_rows_by_columns_of_its_table():
             if cls is not RegRunKeyText:          # keyed by (key leaf, value name), see key_of
                 assert cls.key and set(cls.key) <= set(contract.by_name), cls.name
             assert set(cls.winners) <= names, cls.name
+
+
+def test_columns_dropped_at_a_narrow_width_make_the_file_lossy_and_still_match_the_csv(tmp_path):
+    # At 79 columns Format-Table drops the columns that do not fit: only the local end point is left.
+    narrow = ("\n"
+              "LocalAddress                        LocalPort\n"
+              "------------                        ---------\n"
+              "10.0.0.5                                49721\n"
+              "10.0.0.5                                50001\n"
+              "\n\n")
+    csv = c8(["State", "LocalAddress", "LocalPort", "RemoteAddress", "RemotePort", "OwningProcess"],
+             [["Established", "10.0.0.5", "49721", "198.51.100.23", "443", "4242"]])
+    summary, out = convert_files(tmp_path, {f"{CSV_DIR}/OpenTCPConnections.csv": csv,
+                                            "Connections/OpenConnections.txt": u16(narrow)})
+    got = [(r["LocalPort"], r["RemoteAddress"], r["SourceFile"].split("/")[0]) for r in rows(out, "TcpConnection")]
+    assert sorted(got) == [(49721, "198.51.100.23", CSV_DIR), (50001, None, "Connections")]
+    f = files(out)["Connections/OpenConnections.txt"]
+    assert f["Status"] == "lossy" and "remoteaddress" in f["Detail"]

@@ -33,7 +33,7 @@ from ..formats.encoding import is_empty_text, iter_lines, read_text, sniff
 from ..formats.pscsv import read_pscsv
 from ..formats.pstext import ListReader, TableReader, TableRow, TableStray, wrap_width
 from .base import Artifact, FileContext, choose
-from .csvtables import DNS_STATUS, DNS_TYPES, CsvTable, parse_msi_message, timespan_seconds
+from .csvtables import DNS_STATUS, DNS_TYPES, CsvTable, parse_msi_message, registry_location, timespan_seconds
 
 Row = dict[str, object]
 BATCH = 5000
@@ -52,6 +52,7 @@ class TextRendering(Artifact):
     aliases: ClassVar[dict[str, str]] = {}             # view label (lower) -> contract column
     key: ClassVar[tuple[str, ...]] = ()                # contract columns identifying a row across renderings
     winners: ClassVar[tuple[str, ...]] = ()            # artifacts whose rows win; own name = earlier files
+    view: ClassVar[frozenset[str]] = frozenset()       # columns of the default table view, when all fit
 
     # -- routing --------------------------------------------------------------------------------
     @classmethod
@@ -158,13 +159,14 @@ class TextRendering(Artifact):
                     yield self.key_of(row)
 
     def key_of(self, row: Row) -> tuple:
-        return tuple(_norm(row.get(k)) for k in self.key)
+        """Normalised key; None for a key column the rendering does not show (dropped by the width)."""
+        return tuple(_norm(row[k]) if k in row else None for k in self.key)
 
     def _won(self, row: Row, keys: set[tuple]) -> bool:
         mine = self.key_of(row)
         if mine in keys:
             return True
-        if not any(is_truncated(v) for v in mine):
+        if not any(v is None or is_truncated(v) for v in mine):
             return False
         return any(all(_same(a, b) for a, b in zip(mine, other)) for other in keys)
 
@@ -182,6 +184,11 @@ class TextRendering(Artifact):
             ctx.note("0 bytes or BOM only: collected, no rows")
             return
         ctx.placeholders = True
+        dropped = self.view - head_labels(member, "table") if self.shape == "table" else frozenset()
+        if dropped:
+            ctx.lossy = True
+            ctx.note(f"the table shows no {', '.join(sorted(dropped))} column: PowerShell drops the columns "
+                     "that do not fit the output width")
         keys, winners = self.winning_keys(member, ctx)
         skipped = 0
         batch: list[Row] = []
@@ -203,9 +210,10 @@ def _norm(value: object) -> str:
     return "" if value is None else str(value).strip().lower()
 
 
-def _same(text_value: str, winner_value: str) -> bool:
-    """Equal, or a cut value ('fe80::1c2d:...') whose visible part starts the winner's value."""
-    if text_value == winner_value:
+def _same(text_value: str | None, winner_value: str | None) -> bool:
+    """Equal, a cut value ('fe80::1c2d:...') whose visible part starts the winner's value, or a value
+    the rendering does not show at all (None)."""
+    if text_value is None or text_value == winner_value:
         return True
     if is_truncated(text_value):
         visible = text_value[:-3] if text_value.endswith("...") else text_value[:-1]
@@ -331,7 +339,7 @@ class RegRunKeyText(TextRendering):
         path = next((v for k, v in values.items() if k.lower() == "pspath"), "")
         child = next((v for k, v in values.items() if k.lower() == "pschildname"), "")
         # A registry path holds no newline: a continuation line of PSPath is always a wrap.
-        location = path.replace("\n", "").split("::", 1)[-1] if path else child
+        location = registry_location(path.replace("\n", "")) if path else child
         for label, value in values.items():
             if label.lower() in PS_ITEM_LABELS:
                 continue
@@ -431,6 +439,7 @@ class LocalUserText(TextRendering):
     table = "LocalUser"
     shape = "table"
     required = frozenset({"name", "enabled"})
+    view = frozenset({"name", "enabled", "description"})
     path_hint = r"localusers\.txt$"
     key = ("Name",)
     winners = ("local_user_csv",)
@@ -442,7 +451,8 @@ class TcpConnectionText(TextRendering):
     tables = ("TcpConnection",)
     table = "TcpConnection"
     shape = "table"
-    required = frozenset({"localaddress", "localport", "remoteaddress", "remoteport"})
+    required = frozenset({"localaddress", "localport"})
+    view = frozenset({"localaddress", "localport", "remoteaddress", "remoteport", "state"})
     path_hint = r"openconnections\.txt$"
     key = ("LocalAddress", "LocalPort", "RemoteAddress", "RemotePort")
     winners = ("tcp_connection_csv",)
@@ -454,7 +464,8 @@ class SmbShareText(TextRendering):
     tables = ("SmbShare",)
     table = "SmbShare"
     shape = "table"
-    required = frozenset({"name", "scopename", "path"})
+    required = frozenset({"name", "scopename"})
+    view = frozenset({"name", "scopename", "path", "description"})
     path_hint = r"smbshares\.txt$"
     key = ("ScopeName", "Name")
     winners = ("smb_share_csv",)
