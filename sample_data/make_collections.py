@@ -1161,8 +1161,8 @@ def _build_security_events(scn: Scenario) -> None:
     for i in range(n):
         name, status = targets[i % len(targets)]
         ev(when, 4625, msg_4625(name, status, BRUTE_IP, BRUTE_WORKSTATION), failure=True)
+        t["burst_end"] = when
         when += dt.timedelta(seconds=rng.randint(5, 11))
-    t["burst_end"] = when - dt.timedelta(seconds=1)
     t["burst_count"] = n
     # successful RDP logon of the guessed account
     ntlm = ("NtLmSsp ", "NTLM", "NTLM V2", 128)
