@@ -1,0 +1,140 @@
+"""EVTX: end-to-end conversion against the raw-library floor on the same big file, in one run.
+
+The big file is made of real chunks of the corpus logs (never committed; written to bench/data/):
+the 4 KiB file header of a corpus Security log, then 64 KiB chunks copied verbatim from the corpus
+files that parse without error, about 70 % of them from Security logs and 30 % from Sysmon logs
+(the mix of performance-baselines.md), repeated in order until the target size. Every chunk keeps
+its own checksums and records; the Rust parser reads chunks past the header's chunk count, which
+is what lets the copy grow beyond the original header.
+
+Modes (each in a fresh process; median wall time of --repeat runs, peak RSS):
+  floor       iterate ``PyEvtxParser(path).records_json()`` and do nothing else
+  parse_only  triageparse's reader + DuckDB batch conversion + Parquet, on the file directly
+  convert     ``triageparse.convert([file], out)``: also the temp copy, sha256, CollectedFile bookkeeping
+
+    .venv/bin/python bench/bench_evtx.py --sizes 256 1024 [--repeat 3]
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import sys
+from pathlib import Path
+
+from common import DATA, measure, save
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = Path(os.environ.get("TRIAGEPARSE_CORPUS", ROOT.parent / "shared" / "corpus"))
+HEADER_SIZE = 4096
+CHUNK_SIZE = 65536
+CHUNK_MAGIC = b"ElfChnk\x00"
+
+
+def corpus_chunks(channel: str) -> list[bytes]:
+    """Chunks of the corpus logs of one channel whose files the Rust parser reads without an error."""
+    manifest = json.loads((CORPUS / "MANIFEST.json").read_text())
+    chunks = []
+    for entry in manifest:
+        info = entry.get("evtx")
+        if entry["kind"] != "evtx" or not info or info["rs_errors"] or list(info["channels"]) != [channel]:
+            continue
+        data = (CORPUS / entry["staged"]).read_bytes()
+        for off in range(HEADER_SIZE, len(data) - CHUNK_SIZE + 1, CHUNK_SIZE):
+            chunk = data[off:off + CHUNK_SIZE]
+            if chunk.startswith(CHUNK_MAGIC) and chunk[CHUNK_SIZE // 128:].strip(b"\x00"):
+                chunks.append(chunk)
+    return chunks
+
+
+def build_big_file(path: Path, megabytes: int) -> Path:
+    if path.exists() and path.stat().st_size >= megabytes << 20:
+        return path
+    security = corpus_chunks("Security")
+    sysmon = corpus_chunks("Microsoft-Windows-Sysmon/Operational")
+    header_source = next(p for p in sorted((CORPUS / "evtx").rglob("*.evtx"))
+                         if "security_bad_string_cache" in p.name)
+    header = header_source.read_bytes()[:HEADER_SIZE]
+    # 7 Security chunks then 3 Sysmon chunks, cycling through each list.
+    sec_cycle, sys_cycle = itertools.cycle(security), itertools.cycle(sysmon)
+    order = itertools.cycle([sec_cycle] * 7 + [sys_cycle] * 3)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(header)
+        size = HEADER_SIZE
+        while size < megabytes << 20:
+            f.write(next(next(order)))
+            size += CHUNK_SIZE
+    return path
+
+
+FLOOR = """
+import sys, evtx
+n = 0
+for r in evtx.PyEvtxParser(sys.argv[1]).records_json():
+    n += 1
+print(n)
+"""
+
+PARSE_ONLY = """
+import sys, shutil
+from pathlib import Path
+from triageparse.artifacts.eventlog_evtx import EvtxLog
+from triageparse.artifacts.base import FileContext
+from triageparse.collection import Collection, Member, Budget, Limits
+from triageparse.convert import CollectionRun
+out = Path(sys.argv[2]); shutil.rmtree(out, ignore_errors=True)
+member = Member("big.evtx", None, lambda: open(sys.argv[1], "rb"), Budget(Limits()))
+run = CollectionRun(Collection(Path(sys.argv[1]), "", [member], "0" * 64), out, None, None)
+run.setup_time([])
+ctx = FileContext(run, member, "evtx")
+EvtxLog().convert_file(Path(sys.argv[1]), ctx)
+run.sink.close()
+assert ctx.rows_read == ctx.rows_written + ctx.rows_rejected
+print(ctx.rows_written)
+"""
+
+CONVERT = """
+import sys, shutil, triageparse
+shutil.rmtree(sys.argv[2], ignore_errors=True)
+s = triageparse.convert([sys.argv[1]], sys.argv[2])
+assert s.ok, [c.messages for c in s.collections]
+print(s.rows_written)
+"""
+
+
+def count_records(path: Path) -> int:
+    import evtx
+    return sum(1 for _ in evtx.PyEvtxParser(str(path)).records_json())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[256, 1024], help="file sizes in MiB")
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    results = {"method": __doc__.split("\n\n")[1].replace("\n", " "), "runs": {}}
+    for mb in args.sizes:
+        path = build_big_file(DATA / f"mix_{mb}m.evtx", mb)
+        records = count_records(path)
+        out = str(DATA / f"evtx_out_{mb}")
+        row = {"file_mib": mb, "records": records}
+        for mode, code in (("floor", FLOOR), ("parse_only", PARSE_ONLY), ("convert", CONVERT)):
+            m = measure(code, str(path), out, repeat=args.repeat)
+            m["records_per_s"] = round(records / m["seconds"])
+            row[mode] = m
+        for mode in ("parse_only", "convert"):
+            row[f"{mode}_x_floor"] = round(row[mode]["seconds"] / row["floor"]["seconds"], 2)
+        results["runs"][f"{mb}MiB"] = row
+        print(f"{mb} MiB, {records:,} records: floor {row['floor']['seconds']} s "
+              f"({row['floor']['peak_rss_mib']} MiB); parse_only {row['parse_only']['seconds']} s = "
+              f"{row['parse_only_x_floor']}x ({row['parse_only']['peak_rss_mib']} MiB, "
+              f"{row['parse_only']['records_per_s']:,} rec/s); convert {row['convert']['seconds']} s = "
+              f"{row['convert_x_floor']}x ({row['convert']['peak_rss_mib']} MiB, "
+              f"{row['convert']['records_per_s']:,} rec/s)", flush=True)
+    print("results:", save("evtx", results))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

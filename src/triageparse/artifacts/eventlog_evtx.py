@@ -1,0 +1,359 @@
+"""Windows event logs (``.evtx``) into Sentinel-shaped ``SecurityEvent`` and ``WindowsEvent`` rows.
+
+The ``evtx`` package (Rust) reads the file one chunk at a time and hands back one JSON string per
+record. Per-record Python work is what makes EVTX conversion slow, so records are only collected
+here: every ``BATCH_RECORDS`` JSON strings become one Arrow column, and one DuckDB query per batch
+turns it into typed columns (``from_json`` with a fixed structure, EventData kept as JSON text and
+rendered back as the ``<EventData>`` XML Sentinel stores). DuckDB releases the GIL, so that work
+and the Parquet write of batch *n* run on a second thread while the Rust parser reads batch *n+1*.
+
+Facts that shape the code (see ../shared/reference/libraries-and-peers.md §1–2):
+
+* event time is ``System/TimeCreated/@SystemTime``; the record-header time is often zero;
+* damaged files raise from ``next()`` for a bad chunk or record, and the iterator goes on: each
+  raise is one lost record or chunk, one ParseIssue, and reading continues;
+* a record's ``System/EventRecordID`` can differ from the header record number (exported logs):
+  EventRecordId / SourceRecord hold the System value, the one SecurityEvents.csv's Index repeats.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+from xml.sax.saxutils import escape, quoteattr
+
+import duckdb
+import evtx
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .. import contracts
+from ..collection import Member
+from .base import Artifact, FileContext
+from .eventlog_common import ORIGIN_EVTX, audit_level, with_sentinel_columns
+
+EVTX_MAGIC = b"ElfFile\x00"
+BATCH_RECORDS = 32768          # JSON strings per batch: bounds memory (~100 MB in flight), amortises DuckDB
+MAX_CONSECUTIVE_ERRORS = 100_000   # a parser that only raises any more is stopped, not spun forever
+EVENT_NS = "http://schemas.microsoft.com/win/2004/08/events/event"
+_XML_INVALID = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+LEVEL_NAMES = {0: "Information", 1: "Critical", 2: "Error", 3: "Warning", 4: "Information", 5: "Verbose"}
+
+# System fields the JSON of the Rust parser carries (attributes live under "#attributes").
+_SYSTEM_STRUCT = """{
+  "Provider": {"#attributes": {"Name": "VARCHAR", "Guid": "VARCHAR", "EventSourceName": "VARCHAR"}},
+  "EventID": "JSON", "Version": "VARCHAR", "Level": "VARCHAR", "Task": "VARCHAR", "Opcode": "VARCHAR",
+  "Keywords": "VARCHAR", "TimeCreated": {"#attributes": {"SystemTime": "VARCHAR"}}, "EventRecordID": "VARCHAR",
+  "Correlation": "JSON", "Execution": {"#attributes": {"ProcessID": "VARCHAR", "ThreadID": "VARCHAR"}},
+  "Channel": "VARCHAR", "Computer": "VARCHAR", "Security": {"#attributes": {"UserID": "VARCHAR"}}
+}"""
+
+# Batch of raw records -> one row per record with the System fields typed and the event payload as JSON.
+# One from_json call parses each record once; a record that does not fit keeps its JSON in RawEventData.
+_SYSTEM_SQL = f"""
+WITH parsed AS (
+  SELECT ord, hdr, doc,
+         CASE WHEN json_valid(doc) THEN from_json(doc, '{{"Event": {{"System": {_SYSTEM_STRUCT},
+              "EventData": "JSON", "UserData": "JSON"}}}}').Event END AS ev
+  FROM batch
+)
+SELECT
+  ord,
+  try_cast(ev.System.TimeCreated."#attributes".SystemTime AS TIMESTAMP) AS TimeGenerated,
+  ev.System.Computer AS Computer,
+  ev.System.Channel AS Channel,
+  ev.System.Provider."#attributes".Name AS Provider,
+  try_cast(CASE WHEN json_type(ev.System.EventID) = 'OBJECT' THEN ev.System.EventID->>'$."#text"'
+                ELSE ev.System.EventID->>'$' END AS INTEGER) AS EventID,
+  try_cast(ev.System.Level AS INTEGER) AS EventLevel,
+  try_cast(ev.System.Task AS INTEGER) AS Task,
+  ev.System.Opcode AS Opcode,
+  ev.System.Keywords AS Keywords,
+  try_cast(ev.System.Version AS INTEGER) AS Version,
+  coalesce(try_cast(ev.System.EventRecordID AS BIGINT), hdr) AS EventRecordId,
+  try_cast(ev.System.Execution."#attributes".ProcessID AS INTEGER) AS SystemProcessId,
+  try_cast(ev.System.Execution."#attributes".ThreadID AS INTEGER) AS SystemThreadId,
+  ev.System.Security."#attributes".UserID AS SystemUserId,
+  CASE WHEN json_type(ev.System.Correlation) = 'OBJECT' THEN (ev.System.Correlation->'$."#attributes"')::VARCHAR
+  END AS Correlation,
+  ev.EventData::VARCHAR AS EventDataJson,
+  ev.UserData::VARCHAR AS UserDataJson,
+  CASE WHEN ev IS NULL OR ev.System.TimeCreated IS NULL THEN doc END AS RawEventData
+FROM parsed
+ORDER BY ord
+"""
+
+
+# One JSON pair of a flat EventData object -> <Data Name="key">value</Data>. Every pair of a flat
+# object matches, so the global replace walks the text pair by pair and never starts inside a string.
+_PAIR = r'"((?:[^"\\]|\\.)*)":(?:"((?:[^"\\]|\\.)*)"|null|([^,}"]*))[,}]'
+
+
+def _security_sql(field_names: list[str]) -> str:
+    r"""SQL over the System rows of Security events: named fields, and the <EventData> XML when it is flat.
+
+    The XML is made from the JSON text with three vectorised steps instead of per-field work: escape
+    &, < and > (not JSON syntax; the Rust parser never writes them as \u escapes), turn each
+    "key":value pair into a <Data> element with one regexp_replace, then undo the JSON string escapes
+    (\\ last, through a placeholder). Objects, arrays (unnamed <Data>, attributes) and \u, \b, \f
+    escapes (control characters) are left to ``json_to_xml``.
+    """
+    struct = "{" + ", ".join(f'"{n}": "VARCHAR"' for n in field_names) + "}"
+    # Security events that use <UserData> (1102 log cleared, 1100, 1104 …) carry their fields one level down.
+    fields = ("CASE WHEN EventDataJson IS NOT NULL THEN EventDataJson::JSON "
+              "ELSE (UserDataJson::JSON->'$.*')[1] END")
+    escaped = "replace(replace(replace(EventDataJson, '&', '&amp;'), '<', '&lt;'), '>', '&gt;')"
+    pairs = f"""regexp_replace({escaped}, '{_PAIR}', '<Data Name="\\1">\\2\\3</Data>', 'g')"""
+    unescaped = f"""replace(replace(replace(replace(replace(replace(replace({pairs}, '\\\\', chr(1)),
+                    '\\"', '"'), '\\n', chr(10)), '\\r', chr(13)), '\\t', chr(9)), '\\/', '/'), chr(1), '\\')"""
+    flat = (r"""starts_with(EventDataJson, '{') AND NOT regexp_matches(EventDataJson, '":[{\[]')"""
+            r""" AND NOT regexp_matches(replace(EventDataJson, '\\', ''), '\\[ubf]')"""
+            r""" AND NOT contains(EventDataJson, '"Binary":')""")
+    return f"""
+    SELECT ord, from_json({fields}, '{struct}') AS f,
+      CASE WHEN EventDataJson = '{{}}' THEN '<EventData xmlns="{EVENT_NS}"></EventData>'
+           WHEN {flat} THEN '<EventData xmlns="{EVENT_NS}">' || substr({unescaped}, 2) || '</EventData>'
+      END AS EventData
+    FROM rows ORDER BY ord
+    """
+
+
+@dataclass
+class _Batch:
+    docs: list[str]
+    header_ids: list[int]
+
+
+class EvtxLog(Artifact):
+    """Any Windows event log file: ``Event Viewer/*.evtx`` of DFIR-Script, KAPE folders, loose files."""
+
+    name = "evtx"
+    tables = ("SecurityEvent", "WindowsEvent")
+
+    def __init__(self) -> None:
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._security_fields: list[str] | None = None
+
+    @classmethod
+    def claim(cls, member: Member) -> int:
+        if member.head.startswith(EVTX_MAGIC):
+            return 90 if member.lower.endswith(".evtx") else 80
+        if member.lower.endswith(".evtx") and member.size == 0:
+            return 30      # an empty log copied by the collector: recorded as empty, not unparsed
+        return 0
+
+    # -- reading ------------------------------------------------------------------------------------
+    def parse(self, member: Member, ctx: FileContext) -> None:
+        if not member.head.startswith(EVTX_MAGIC):
+            ctx.note("0 bytes: an empty log file, no records")
+            return
+        with member.local_path() as path:
+            self.convert_file(path, ctx)
+
+    def convert_file(self, path: Path, ctx: FileContext) -> None:
+        """Stream the records of one EVTX file into the tables, one batch behind the reader."""
+        hosts: dict[str, int] = {}
+        pending: concurrent.futures.Future | None = None
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="evtx-convert") as pool:
+            for batch in read_batches(path, ctx):
+                if pending is not None:
+                    ctx.read(pending.result())
+                pending = pool.submit(self._emit_batch, batch, ctx, hosts)
+            if pending is not None:
+                ctx.read(pending.result())
+        for host, n in hosts.items():
+            ctx.run.computer_hints[host] += n
+
+    def _emit_batch(self, batch: _Batch, ctx: FileContext, hosts: dict[str, int]) -> int:
+        rows = self.system_rows(batch)
+        computers = pc.value_counts(rows.column("Computer").combine_chunks())
+        for item in computers.to_pylist():
+            if item["values"]:
+                hosts[item["values"]] = hosts.get(item["values"], 0) + item["counts"]
+        broken = pc.sum(pc.is_valid(rows.column("RawEventData"))).as_py() or 0
+        if broken:
+            ctx.warn(None, f"{broken} record(s) could not be split into fields; kept whole in RawEventData",
+                     rows.filter(pc.is_valid(rows.column("RawEventData"))).column("RawEventData")[0].as_py())
+        security = pc.fill_null(pc.equal(pc.utf8_lower(rows.column("Channel")), "security"), False)
+        written = 0
+        n_security = pc.sum(security).as_py() or 0
+        if n_security:
+            written += ctx.emit("SecurityEvent", self.security_rows(rows.filter(security)))
+        if n_security < rows.num_rows:
+            written += ctx.emit("WindowsEvent", self.windows_rows(rows.filter(pc.invert(security))))
+        return written
+
+    # -- conversion (also used by the tests and the benchmark) ---------------------------------------
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        if self._con is None:
+            # One DuckDB thread: the other core runs the Rust reader.
+            self._con = duckdb.connect(config={"threads": 1})
+        return self._con
+
+    def system_rows(self, batch: _Batch) -> pa.Table:
+        table = pa.table({"ord": pa.array(range(len(batch.docs)), pa.int64()),
+                          "hdr": pa.array(batch.header_ids, pa.int64()),
+                          "doc": pa.array(batch.docs, pa.string())})
+        con = self.con.cursor()
+        con.register("batch", table)
+        try:
+            out = con.sql(_SYSTEM_SQL).to_arrow_table()
+        finally:
+            con.close()
+        t = out.column("TimeGenerated")
+        # DuckDB hands back naive timestamps; SystemTime is UTC.
+        return out.set_column(1, "TimeGenerated", pc.cast(t, pa.timestamp("us", tz="UTC")))
+
+    def windows_rows(self, rows: pa.Table) -> pa.Table:
+        level = rows.column("EventLevel").combine_chunks()
+        names = pa.array([LEVEL_NAMES.get(i) for i in range(6)])
+        level_name = pc.take(names, pc.if_else(pc.and_(pc.greater_equal(level, 0), pc.less(level, 6)), level,
+                                               pa.scalar(None, pa.int32())))
+        event_data = pc.coalesce(rows.column("EventDataJson"), rows.column("UserDataJson"))
+        keep = [c for c in rows.column_names if c not in ("ord", "EventDataJson", "UserDataJson")]
+        out = rows.select(keep)
+        return (out.append_column("EventLevelName", level_name)
+                .append_column("EventData", event_data)
+                .append_column("SourceRecord", rows.column("EventRecordId"))
+                .append_column("EventOrigin", pa.array([ORIGIN_EVTX] * rows.num_rows, pa.string())))
+
+    def security_rows(self, rows: pa.Table) -> pa.Table:
+        fields = self._security_field_names()
+        con = self.con.cursor()
+        con.register("rows", rows.select(["ord", "EventDataJson", "UserDataJson"]))
+        try:
+            named = con.sql(_security_sql(fields)).to_arrow_table()
+        finally:
+            con.close()
+        f = named.column("f").combine_chunks()
+        event_data = named.column("EventData").combine_chunks()
+        if event_data.null_count:
+            event_data = _render_missing_xml(event_data, rows)
+        cols: dict[str, pa.Array] = {name: f.field(name) for name in fields}
+        cols.update({
+            "TimeGenerated": rows.column("TimeGenerated"),
+            "Computer": rows.column("Computer"),
+            "EventID": rows.column("EventID"),
+            "Channel": rows.column("Channel"),
+            "EventSourceName": rows.column("Provider"),
+            "Task": rows.column("Task"),
+            "Level": audit_level(rows.column("Keywords").combine_chunks(), rows.column("EventLevel").combine_chunks()),
+            "Keywords": rows.column("Keywords"),
+            "Opcode": rows.column("Opcode"),
+            "Version": rows.column("Version"),
+            "SystemProcessId": rows.column("SystemProcessId"),
+            "SystemThreadId": rows.column("SystemThreadId"),
+            "EventRecordId": rows.column("EventRecordId"),
+            "SourceRecord": rows.column("EventRecordId"),
+            "EventData": event_data,
+            "EventOrigin": pa.array([ORIGIN_EVTX] * rows.num_rows, pa.string()),
+        })
+        t = pa.table({k: (v.combine_chunks() if isinstance(v, pa.ChunkedArray) else v) for k, v in cols.items()})
+        t = with_sentinel_columns(t.set_column(t.column_names.index("EventID"), "EventID",
+                                               pc.cast(t.column("EventID"), pa.string())))
+        raw = rows.column("RawEventData")
+        if raw.null_count < len(raw):
+            t = t.append_column("RawEventData", raw)      # no SecurityEvent column: kept in AdditionalFields
+        return t
+
+    def _security_field_names(self) -> list[str]:
+        """SecurityEvent columns that are named EventData fields (everything that is not derived or System)."""
+        if self._security_fields is None:
+            derived = {"TimeGenerated", "EventID", "Activity", "Channel", "EventSourceName", "Task", "Level",
+                       "Account", "AccountType", "SubjectAccount", "TargetAccount", "LogonTypeName", "Process",
+                       "EventData", "EventRecordId", "EventOrigin", "Message", "Keywords", "Opcode", "Version",
+                       "SystemProcessId", "SystemThreadId", "CollectionId", "Computer", "SourceFile",
+                       "SourceRecord", "AdditionalFields"}
+            self._security_fields = [c.name for c in contracts.get("SecurityEvent").columns if c.name not in derived]
+        return self._security_fields
+
+
+def read_batches(path: Path | str, ctx: FileContext | None = None,
+                 batch_records: int = BATCH_RECORDS) -> Iterator[_Batch]:
+    """Every readable record of an EVTX file, in batches; each raise of the parser is one ParseIssue."""
+    records = evtx.PyEvtxParser(str(path)).records_json()
+    docs: list[str] = []
+    ids: list[int] = []
+    consecutive = 0
+    while True:
+        try:
+            record = next(records)
+        except StopIteration:
+            break
+        except Exception as exc:    # RuntimeError from a bad chunk / record; the iterator goes on
+            consecutive += 1
+            if ctx is not None:
+                ctx.read(1)
+                ctx.reject(None, f"EVTX record or chunk could not be read (reading goes on): {exc}")
+                ctx.lossy = True
+            if consecutive >= MAX_CONSECUTIVE_ERRORS:
+                if ctx is not None:
+                    ctx.warn(None, f"gave up after {consecutive} consecutive read errors")
+                break
+            continue
+        consecutive = 0
+        docs.append(record["data"])
+        ids.append(record["event_record_id"])
+        if len(docs) >= batch_records:
+            yield _Batch(docs, ids)
+            docs, ids = [], []
+    if docs:
+        yield _Batch(docs, ids)
+
+
+# -- the rare shapes: unnamed <Data>, nested <UserData> ----------------------------------------------
+def _render_missing_xml(event_data: pa.Array, rows: pa.Table) -> pa.Array:
+    """XML for the events DuckDB did not render (UserData, unnamed or attributed Data), from their JSON."""
+    values = event_data.to_pylist()
+    ed = rows.column("EventDataJson").to_pylist()
+    ud = rows.column("UserDataJson").to_pylist()
+    for i, v in enumerate(values):
+        if v is None:
+            if ed[i] is not None:
+                values[i] = json_to_xml("EventData", orjson.loads(ed[i]), EVENT_NS)
+            elif ud[i] is not None:
+                values[i] = json_to_xml("UserData", orjson.loads(ud[i]), EVENT_NS)
+    return pa.array(values, pa.string())
+
+
+def json_to_xml(tag: str, value, xmlns: str | None = None) -> str:
+    """Render the Rust parser's JSON of an element back to XML (attributes in "#attributes", text in "#text").
+
+    Inside <EventData> the parser turns ``<Data Name="k">v</Data>`` into ``"k": v`` and unnamed
+    ``<Data>`` into ``"Data": {"#text": [...]}``; <Binary> keeps its name.
+    """
+    attrs: dict[str, str] = {}
+    inner = ""
+    if xmlns:
+        attrs["xmlns"] = xmlns
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if k == "#attributes" and isinstance(v, dict):
+                attrs.update({a: _scalar(x) for a, x in v.items()})
+            elif k == "#text":
+                inner += "".join(escape(_scalar(x)) for x in (v if isinstance(v, list) else [v]))
+            elif tag == "EventData" and k not in ("Data", "Binary") and not isinstance(v, (dict, list)):
+                inner += f"<Data Name={quoteattr(k)}>{escape(_scalar(v))}</Data>"
+            elif isinstance(v, dict) and isinstance(v.get("#text"), list):   # repeated elements of one name
+                extra = {a: x for a, x in v.items() if a != "#text"}
+                inner += "".join(json_to_xml(k, {**extra, "#text": x}) for x in v["#text"])
+            elif isinstance(v, list):
+                inner += "".join(json_to_xml(k, x) for x in v)
+            else:
+                inner += json_to_xml(k, v)
+    elif value is not None:
+        inner = escape(_scalar(value))
+    head = tag + "".join(f" {a}={quoteattr(x)}" for a, x in attrs.items())
+    return f"<{head}>{inner}</{tag}>"
+
+
+def _scalar(v) -> str:
+    """Text of a JSON value; control characters (not allowed in XML 1.0) are written as \\uXXXX text."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return "" if v is None else _XML_INVALID.sub(lambda m: f"\\u{ord(m.group()):04x}", str(v))
