@@ -178,3 +178,19 @@ def test_table_cells_with_east_asian_wide_characters():
     got = _table(text)
     assert [r.cells for r in got] == [{"Name": "山田太郎", "Enabled": "True", "Description": "管理者"},
                                       {"Name": "bob", "Enabled": "False", "Description": "x"}]
+
+
+def test_a_value_ending_in_spaces_does_not_split_the_record():
+    # The wrapped tail of a value ending in a space is a line of spaces (padding kept by Out-File).
+    text = ("Name        : svc0\n"
+            "DisplayName : " + "x" * 105 + "\n"
+            "              \n"
+            "Status      : Running\n"
+            "\n"
+            "Name        : svc1\n"
+            "DisplayName : y\n"
+            "\n"
+            "Status      : Stopped\n")       # a bare blank line inside the record: the label order tells
+    first, second = _records(text)
+    assert first.values() == {"Name": "svc0", "DisplayName": "x" * 105, "Status": "Running"}
+    assert second.values() == {"Name": "svc1", "DisplayName": "y", "Status": "Stopped"}

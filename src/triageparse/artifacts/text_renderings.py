@@ -21,6 +21,7 @@ Rules:
 """
 from __future__ import annotations
 
+import itertools
 import re
 from typing import ClassVar, Iterable, Iterator
 
@@ -37,6 +38,7 @@ from .csvtables import DNS_STATUS, DNS_TYPES, CsvTable, parse_msi_message, regis
 
 Row = dict[str, object]
 BATCH = 5000
+DATE_SAMPLE_RECORDS = 5000        # enough to settle the culture; the rest of a big file is not read twice
 PROVENANCE = {"CollectionId", "Computer", "SourceFile", "SourceRecord", "AdditionalFields"}
 
 
@@ -173,7 +175,7 @@ class TextRendering(Artifact):
     # -- the two passes -------------------------------------------------------------------------
     def date_samples(self, member: Member, ctx: FileContext) -> Iterable[str]:
         wanted = [c.name for c in self.contract.columns if c.kusto_type == "datetime"]
-        for _, row in self.records(member):
+        for _, row in itertools.islice(self.records(member), DATE_SAMPLE_RECORDS):
             for name in wanted:
                 value = row.get(name)
                 if isinstance(value, str) and value.strip():

@@ -39,6 +39,8 @@ def cell_width(ch: str) -> int:
 
 def cell_offsets(line: str) -> list[int]:
     """Cell position of every character of ``line``, plus the total width at the end."""
+    if line.isascii():
+        return list(range(len(line) + 1))
     pos = [0] * (len(line) + 1)
     at = 0
     for i, ch in enumerate(line):
@@ -49,7 +51,7 @@ def cell_offsets(line: str) -> list[int]:
 
 
 def display_width(text: str) -> int:
-    return cell_offsets(text)[-1]
+    return len(text) if text.isascii() else cell_offsets(text)[-1]
 
 
 def is_rule(line: str) -> bool:

@@ -100,6 +100,7 @@ class ListReader:
 
     def __init__(self, width: int | None = None):
         self.width = width
+        self.sequence: list[str] = []     # labels of the fullest record so far, in order
 
     def records(self, lines: Iterable[tuple[int, str]]) -> Iterator[ListRecord]:
         record: ListRecord | None = None
@@ -111,13 +112,17 @@ class ListReader:
             width = display_width(line)
             if width >= MIN_WRAP_WIDTH and (self.width is None or width > self.width):
                 self.width = width
-            if not line.strip():
+            # Spaces up to the value column are a continuation line of a value that ends in
+            # whitespace or holds an empty line; only a shorter blank line separates records.
+            if not line.strip() and not (current is not None and 0 < value_column <= len(line)):
                 blanks += 1
                 continue
             m = None if line[0].isspace() else _LABEL.match(line)
             if m:
                 label = m["label"]
-                if record is not None and (blanks or any(f.label == label for f in record.fields)):
+                if record is not None and (any(f.label == label for f in record.fields) or
+                                           blanks and not self._continues(record, label)):
+                    self._learn(record)
                     yield record
                     record = None
                 if record is None:
@@ -146,6 +151,17 @@ class ListReader:
             previous = line
         if record is not None:
             yield record
+
+    def _learn(self, record: ListRecord) -> None:
+        if len(record.fields) > len(self.sequence):
+            self.sequence = [f.label for f in record.fields]
+
+    def _continues(self, record: ListRecord, label: str) -> bool:
+        """After blank lines: does ``label`` come later in the same record (objects of one type
+        list their labels in one order), rather than start the next record?"""
+        seq = self.sequence
+        last = record.fields[-1].label if record.fields else None
+        return label in seq and last in seq and seq.index(label) > seq.index(last) and label != seq[0]
 
     def _is_wrap(self, line: str) -> bool:
         if line.endswith(" "):
