@@ -221,3 +221,11 @@ class RepeatedBytes(io.RawIOBase):
             self._index, self._offset = self._index + 1, 0
         return want
 
+
+
+def huge_line_parts(mb: int) -> list[tuple[bytes, int]]:
+    """DNSCache.csv whose first record holds a ``mb`` MB Data field, then the three real records."""
+    head = DNSCACHE_CSV[: DNSCACHE_CSV.index(b"\r\n") + 2]
+    return [(head, 1), (b'"86400",,,,,"', 1), (b"A" * 4096, mb * 256),
+            (b'","4","huge.example","huge.example","1","0","1",,"x","y","z"\r\n', 1),
+            *[(f"{row}\r\n".encode(), 1) for row in DNS_ROWS]]
