@@ -11,15 +11,18 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import lzma
 import os
 import re
 import shutil
 import stat
+import struct
 import tempfile
 import zipfile
+import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
 
 HEAD_BYTES = 64 << 10
@@ -38,6 +41,19 @@ class Limits:
 
 class LimitExceeded(Exception):
     """A size or nesting cap was hit; the message tells which and how to raise it."""
+
+
+class DamagedMember(LimitExceeded):
+    """The archive cannot deliver the rest of a member (bad Deflate data, CRC mismatch, cut off).
+
+    A subclass of LimitExceeded so that every caller that stops at a cap stops here too: what was read
+    before stays, the rest of the member is refused and reported.
+    """
+
+
+# What zipfile and the decompressors raise for damaged or hostile archives (never a bug of ours).
+ARCHIVE_ERRORS = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, OSError, ValueError,
+                  NotImplementedError, struct.error)
 
 
 class Budget:
@@ -60,27 +76,33 @@ class _CountingReader(io.RawIOBase):
     def __init__(self, raw: BinaryIO, member: "Member"):
         self._raw = raw
         self._member = member
-        self._hash = hashlib.sha256()
+        self._hash = hashlib.sha256() if member.sha256 is None else None   # already known: do not hash twice
         self._n = 0
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, b) -> int:
-        data = self._raw.read(len(b))
+        try:
+            data = self._raw.read(len(b))
+        except ARCHIVE_ERRORS as exc:
+            raise DamagedMember(f"{self._member.path}: damaged after {self._n:,} bytes ({exc}); "
+                                "the rest of the file cannot be read") from exc
         n = len(data)
         if n:
             self._n += n
             limits = self._member.budget.limits
             if self._n > limits.max_member_bytes:
-                raise LimitExceeded(f"{self._member.path}: member inflates beyond {limits.max_member_bytes:,} bytes")
+                raise LimitExceeded(f"{self._member.path}: member inflates beyond {limits.max_member_bytes:,} "
+                                    "bytes (zip bomb?); the rest of it is refused")
             if self._member.compressed_size and self._n > 1 << 20 and \
                     self._n > limits.max_ratio * self._member.compressed_size:
                 raise LimitExceeded(f"{self._member.path}: compression ratio above {limits.max_ratio}:1 (zip bomb?)")
             self._member.budget.take(n)
-            self._hash.update(data)
+            if self._hash is not None:
+                self._hash.update(data)
             b[:n] = data
-        else:
+        elif self._hash is not None:
             self._member._finish_hash(self._hash, self._n)
         return n
 
@@ -107,7 +129,7 @@ class Member:
 
     @property
     def name(self) -> str:
-        return PurePosixPath(self.path).name
+        return self.path.rpartition("/")[2]
 
     @property
     def lower(self) -> str:
@@ -117,17 +139,25 @@ class Member:
         """A fresh binary stream over the member's bytes (bounded, hashed)."""
         if self.refused:
             raise LimitExceeded(self.refused)
-        return io.BufferedReader(_CountingReader(self.opener(), self), buffer_size=1 << 20)
+        try:
+            raw = self.opener()
+        except ARCHIVE_ERRORS as exc:
+            raise DamagedMember(f"{self.path}: cannot be opened in the archive ({exc})") from exc
+        return io.BufferedReader(_CountingReader(raw, self), buffer_size=1 << 20)
 
     @property
     def head(self) -> bytes:
         """The first 64 KiB, for content sniffing."""
         if self._head is None:
-            if self.refused:
+            if self.refused or self.size == 0:   # zipfile never reads past the recorded size either
                 self._head = b""
             else:
-                with self.opener() as f:
-                    self._head = f.read(HEAD_BYTES)
+                try:
+                    with self.opener() as f:
+                        self._head = f.read(HEAD_BYTES)
+                except ARCHIVE_ERRORS as exc:   # damaged from the start: nothing to route or parse
+                    self._head = b""
+                    self.refused = f"damaged in the archive, cannot be read ({exc})"
         return self._head
 
     def _finish_hash(self, h, n: int) -> None:
@@ -137,6 +167,8 @@ class Member:
 
     def ensure_hash(self) -> None:
         """Hash the whole member if no parser read it to the end."""
+        if self.sha256 is None and not self.refused and self.size == 0:
+            self._finish_hash(hashlib.sha256(), 0)   # thousands of empty members cost no archive reads
         if self.sha256 is None and not self.refused:
             with self.open() as f:
                 while f.read(1 << 20):
@@ -178,6 +210,14 @@ class Collection:
         return f"{base}!{self.root}" if self.root and self.root.rstrip("/") != Path(base).stem else base
 
 
+def duplicate_name(path: str, copy: int) -> str:
+    """``a/b.csv`` -> ``a/b~2.csv``: a repeated name stays a separate file and keeps its extension for routing."""
+    folder, _, name = path.rpartition("/")
+    stem, dot, ext = name.rpartition(".")
+    name = f"{stem}~{copy}.{ext}" if dot and stem else f"{name}~{copy}"
+    return f"{folder}/{name}" if folder else name
+
+
 def normalise_name(name: str) -> tuple[str, str | None]:
     """Windows PowerShell 5.1 writes backslashes; absolute, drive and ``..`` names are refused."""
     raw = name
@@ -193,7 +233,7 @@ def normalise_name(name: str) -> tuple[str, str | None]:
     return "/".join(parts), refusal
 
 
-def _sha256_file(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -221,7 +261,7 @@ def _zip_members(zf: zipfile.ZipFile, prefix: str, budget: Budget, depth: int, p
         if key in seen:
             seen[key] += 1
             warnings.append(f"duplicate member name (copy {seen[key]}); kept as a separate file")
-            full = f"{full}~{seen[key]}"
+            full = duplicate_name(full, seen[key])
         else:
             seen[key] = 1
         mode = (info.external_attr >> 16) & 0o170000
@@ -247,7 +287,7 @@ def _zip_members(zf: zipfile.ZipFile, prefix: str, budget: Budget, depth: int, p
                 inner = _spool(m, budget)
                 spools.append(inner)
                 inner_zf = zipfile.ZipFile(inner)
-            except (zipfile.BadZipFile, LimitExceeded, OSError, EOFError) as exc:
+            except (LimitExceeded, *ARCHIVE_ERRORS) as exc:
                 m.warnings.append(f"nested zip could not be opened: {exc}")
                 yield m
                 continue
@@ -265,11 +305,79 @@ def _spool(member: Member, budget: Budget) -> BinaryIO:
     return spool
 
 
+class _LocalMemberReader(io.RawIOBase):
+    """Streams one member of a broken zip straight from its byte range: stored data is copied, Deflate
+    is inflated as it is read, so memory stays bounded whatever the local header claims."""
+
+    def __init__(self, path: Path, start: int, end: int, method: int):
+        self._f = open(path, "rb")
+        self._f.seek(start)
+        self._left = end - start
+        self._inflate = zlib.decompressobj(-15) if method == zipfile.ZIP_DEFLATED else None
+
+    def readable(self) -> bool:
+        return True
+
+    def _raw(self, n: int) -> bytes:
+        data = self._f.read(min(n, self._left))
+        self._left -= len(data)
+        return data
+
+    def readinto(self, b) -> int:
+        if self._inflate is None:
+            data = self._raw(len(b))
+        else:
+            data = b""
+            while not data and not self._inflate.eof:
+                src = self._inflate.unconsumed_tail or self._raw(1 << 16)
+                if not src:
+                    break       # cut off: what was inflated so far is all there is
+                data = self._inflate.decompress(src, len(b))
+        b[:len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._f.close()
+        super().close()
+
+
+def _deflate_end(f: BinaryIO, start: int, cap: int) -> int | None:
+    """Where a Deflate stream that starts at ``start`` ends (it is self-terminating), or None if cut off."""
+    f.seek(start)
+    inflate = zlib.decompressobj(-15)
+    inflated = 0
+    consumed = 0
+    while not inflate.eof:
+        src = inflate.unconsumed_tail or f.read(1 << 16)
+        if not src:
+            return None
+        before = len(src)
+        inflated += len(inflate.decompress(src, 1 << 20))
+        consumed += before - len(inflate.unconsumed_tail) - len(inflate.unused_data)
+        if inflated > cap:
+            return None
+    return start + consumed
+
+
+def _zip64_sizes(extra: bytes, csize: int, usize: int) -> tuple[int, int]:
+    pos = 0
+    while pos + 4 <= len(extra):
+        tag, size = struct.unpack_from("<HH", extra, pos)
+        if tag == 1:
+            values = list(struct.unpack_from(f"<{min(size, 16) // 8}Q", extra, pos + 4))
+            if usize == 0xFFFFFFFF and values:
+                usize = values.pop(0)
+            if csize == 0xFFFFFFFF and values:
+                csize = values.pop(0)
+        pos += 4 + size
+    return csize, usize
+
+
 def _recover_truncated_zip(path: Path, budget: Budget, problems: list) -> Iterator[Member]:
     """No central directory: walk the local file headers and recover what they allow."""
-    import struct
-    import zlib
     data_size = path.stat().st_size
+    seen: dict[str, int] = {}
+    found = 0
     with open(path, "rb") as f:
         offset = 0
         while offset + 30 <= data_size:
@@ -279,27 +387,44 @@ def _recover_truncated_zip(path: Path, budget: Budget, problems: list) -> Iterat
                 break
             (_, _, flags, method, _, _, _, csize, usize, nlen, xlen) = struct.unpack("<IHHHHHIIIHH", hdr)
             name = f.read(nlen).decode("utf-8" if flags & 0x800 else "cp437", "replace")
-            f.seek(xlen, 1)
-            start = f.tell()
-            if flags & 0x8 or method not in (0, 8):  # sizes unknown (data descriptor) or unknown method
-                problems.append((name, "truncated archive: member uses a data descriptor or an unknown method; "
-                                 "cannot be recovered from local headers"))
+            csize, usize = _zip64_sizes(f.read(xlen), csize, usize)
+            start = offset + 30 + nlen + xlen
+            if flags & 0x8:   # sizes follow the data (streamed writer): only a Deflate stream shows its end
+                end = _deflate_end(f, start, budget.limits.max_member_bytes) if method == 8 else None
+                if end is None:
+                    problems.append((name, "truncated archive: sizes of this member are only in its data "
+                                     "descriptor and its end cannot be found; it and the members after it are lost"))
+                    break
+                csize, usize = end - start, None
+            found += 1
+            if found > budget.limits.max_members:
+                problems.append((name, f"archive has more than {budget.limits.max_members:,} members; the rest "
+                                 "is refused"))
                 break
             norm, refusal = normalise_name(name)
+            if refusal is None and flags & 0x1:
+                refusal = "encrypted member: cannot be read without the password"
+            if refusal is None and method not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                refusal = (f"compression method {method} cannot be recovered from a truncated archive; "
+                           "re-zip the collection with standard Deflate")
             blob_end = min(start + csize, data_size)
-
-            def opener(start=start, end=blob_end, method=method):
-                with open(path, "rb") as g:
-                    g.seek(start)
-                    raw = g.read(end - start)
-                if method == 8:
-                    raw = zlib.decompressobj(-15).decompress(raw, budget.limits.max_member_bytes)
-                return io.BytesIO(raw)
-            warnings = [] if blob_end == start + csize else ["member cut off by the truncation; partial content"]
-            if norm and not name.endswith("/"):
-                yield Member(norm, usize, opener, budget, compressed_size=csize, refused=refusal,
-                             warnings=["recovered from a local header (no central directory)"] + warnings)
+            warnings = ["recovered from a local header (no central directory)"]
+            if blob_end < start + csize:
+                warnings.append("member cut off by the truncation; partial content")
+            if norm and not name.endswith(("/", "\\")):
+                key = norm.lower()
+                seen[key] = seen.get(key, 0) + 1
+                if seen[key] > 1:
+                    warnings.append(f"duplicate member name (copy {seen[key]}); kept as a separate file")
+                    norm = duplicate_name(norm, seen[key])
+                opener = (lambda s=start, e=blob_end, m=method: _LocalMemberReader(path, s, e, m))
+                size = None if usize == 0 and csize > 2 else usize   # Deflate of nothing is 2 bytes; else a lie
+                yield Member(norm, size, opener, budget, compressed_size=csize, refused=refusal, warnings=warnings)
             offset = start + csize
+            if flags & 0x8:   # a data descriptor (12 to 24 bytes) sits between this member and the next header
+                f.seek(offset)
+                nxt = f.read(28).find(b"PK\x03\x04", 12)
+                offset += nxt if nxt >= 0 else 16
 
 
 def open_source(path: Path, limits: Limits, exclude: frozenset[str] = frozenset()) -> tuple[list[Member], str, list, list]:
@@ -324,9 +449,9 @@ def open_source(path: Path, limits: Limits, exclude: frozenset[str] = frozenset(
                 if not fp.is_file():
                     continue
                 size = fp.stat().st_size
-                digest = _sha256_file(fp)
+                digest = sha256_file(fp)
                 ident.update(f"{rel}\0{digest}\n".encode())
-                m = Member(rel, size, (lambda fp=fp: open(fp, "rb")), budget)
+                m = Member(rel, size, (lambda fp=fp: open(fp, "rb")), budget, sha256=digest, read_size=size)
                 members.append(m)
                 if fn.lower().endswith(".zip"):
                     try:
@@ -340,11 +465,11 @@ def open_source(path: Path, limits: Limits, exclude: frozenset[str] = frozenset(
                     problems.append((rel, f"folder has more than {limits.max_members:,} files; the rest is refused"))
                     break
         return members, ident.hexdigest(), problems, spools
-    digest = _sha256_file(path)
+    digest = sha256_file(path)
     if zipfile.is_zipfile(path) or path.suffix.lower() == ".zip":
         try:
             zf = zipfile.ZipFile(path)
-        except (zipfile.BadZipFile, OSError) as exc:
+        except ARCHIVE_ERRORS as exc:   # e.g. cut off before the central directory, or names not UTF-8
             problems.append((path.name, f"not a readable zip ({exc}); recovering members from local headers"))
             return list(_recover_truncated_zip(path, budget, problems)), digest, problems, spools
         spools.append(zf)
@@ -354,7 +479,7 @@ def open_source(path: Path, limits: Limits, exclude: frozenset[str] = frozenset(
 
 def split_collections(source: Path, members: list[Member], digest: str, problems: list) -> list[Collection]:
     """Group members under their DFIR-<HOST>-<date> root; everything else belongs to the source itself."""
-    groups: dict[str, list[Member]] = {}
+    groups: dict[str, list[Member]] = {} if members else {"": []}   # no members: still report the source
     for m in members:
         parts = m.path.split("/")
         root = ""
@@ -394,7 +519,11 @@ class Source:
 def expand_inputs(inputs: list[Path]) -> list[Source]:
     """Each zip or DFIR folder inside a named folder is a source of its own; the rest of the folder is one more."""
     out: list[Source] = []
+    seen: set[Path] = set()
     for p in inputs:
+        if p.resolve() in seen:      # the same file named twice (shell globs overlap) is one source
+            continue
+        seen.add(p.resolve())
         if not p.exists():
             raise FileNotFoundError(f"{p}: no such file or folder")
         if not p.is_dir() or DFIR_ROOT.match(p.name):

@@ -96,7 +96,11 @@ def _batches(open_stream, result: CsvReadResult, skip_lines: int) -> Iterator[Cs
     if not header or header == [""]:
         return
     if len(header) > MAX_COLUMNS:
-        result.issues.append(CsvIssue(1, f"header has {len(header)} columns (limit {MAX_COLUMNS}); file refused"))
+        # The file's content is lost: one rejected record makes the loss an error, not a quiet empty file.
+        result.records += 1
+        result.rejected += 1
+        result.issues.append(CsvIssue(1, f"unreadable header: {len(header):,} or more columns (limit "
+                                      f"{MAX_COLUMNS:,}); the file's records are refused", ",".join(header)[:4096]))
         return
     names = unique_names(header)
     delivered = 0
@@ -110,10 +114,20 @@ def _batches(open_stream, result: CsvReadResult, skip_lines: int) -> Iterator[Cs
         return
     except (pa.ArrowInvalid, pa.ArrowException, UnicodeError, ValueError) as exc:
         result.fallback = True
-        result.issues.append(CsvIssue(delivered + result.rejected + 1,
+        # The fast reader may have rejected records of blocks it never delivered (it parses ahead), so its
+        # rejections are dropped and the tolerant reader judges every record again from the start; it only
+        # skips the ``delivered`` good records that were already handed out.
+        fast_rejections = {id(i) for i in result.issues if _is_rejection(i)}
+        result.issues = [i for i in result.issues if id(i) not in fast_rejections]
+        result.records, result.rejected = delivered, 0
+        result.issues.append(CsvIssue(delivered + 1,
                                       f"fast CSV reader stopped ({str(exc)[:200]}); re-reading the rest "
                                       "with the tolerant reader (null and empty strings are no longer told apart)"))
-    yield from _python_batches(open_stream, result, names, skip_lines, already=delivered + result.rejected)
+    yield from _python_batches(open_stream, result, names, skip_lines, skip_good=delivered)
+
+
+def _is_rejection(issue: CsvIssue) -> bool:
+    return issue.reason.startswith(("record has", "unreadable record"))
 
 
 def _arrow_batches(open_stream, result: CsvReadResult, names: list[str], skip_lines: int):
@@ -138,20 +152,21 @@ def _arrow_batches(open_stream, result: CsvReadResult, names: list[str], skip_li
             yield batch
 
 
-def _python_batches(open_stream, result: CsvReadResult, names: list[str], skip_lines: int, already: int):
+def _python_batches(open_stream, result: CsvReadResult, names: list[str], skip_lines: int, skip_good: int):
     csv.field_size_limit(MAX_FIELD)
     with open_stream() as raw:
         text = io.TextIOWrapper(_TextChunks(iter_text(raw, result.encoding)), encoding="utf-8", errors="replace",
                                 newline="")
-        reader = csv.reader(text, strict=False)
+        reader = csv.reader(_bounded_lines(text, result), strict=False)
         for _ in range(skip_lines):
             try:
                 next(reader)
             except (StopIteration, csv.Error):
                 return
         cols: list[list[str | None]] = [[] for _ in names]
-        first = already + 1
+        first = skip_good + 1
         ordinal = 0
+        good = 0
         while True:
             try:
                 row = next(reader)
@@ -159,20 +174,21 @@ def _python_batches(open_stream, result: CsvReadResult, names: list[str], skip_l
                 break
             except csv.Error as exc:
                 ordinal += 1
-                if ordinal > already:
-                    result.records += 1
-                    result.rejected += 1
-                    result.issues.append(CsvIssue(ordinal, f"unreadable record: {exc}"))
+                result.records += 1
+                result.rejected += 1
+                result.issues.append(CsvIssue(ordinal, f"unreadable record: {exc}"))
                 continue
             ordinal += 1
-            if ordinal <= already:
-                continue
-            result.records += 1
             if len(row) != len(names):
+                result.records += 1
                 result.rejected += 1
                 result.issues.append(CsvIssue(ordinal, f"record has {len(row)} fields, header has {len(names)}",
                                               ",".join(row)[:4096]))
                 continue
+            good += 1
+            if good <= skip_good:
+                continue      # delivered by the fast reader already
+            result.records += 1
             for i, v in enumerate(row):
                 cols[i].append(v)
             if len(cols[0]) >= BATCH_ROWS:
@@ -181,6 +197,31 @@ def _python_batches(open_stream, result: CsvReadResult, names: list[str], skip_l
                 cols = [[] for _ in names]
         if cols and cols[0]:
             yield CsvBatch(pa.table({n: pa.array(c, pa.string()) for n, c in zip(names, cols)}), first)
+
+
+def _bounded_lines(text: io.TextIOBase, result: CsvReadResult, limit: int = MAX_FIELD) -> Iterator[str]:
+    """Physical lines for the csv module, none longer than ``limit`` characters.
+
+    csv.reader holds a whole line in memory, so a hostile 100 MB line is skipped here, in bounded
+    pieces, and counted as one rejected record instead of being read.
+    """
+    number = 0
+    while True:
+        line = text.readline(limit)
+        if not line:
+            return
+        number += 1
+        if len(line) < limit or line.endswith(("\n", "\r")):
+            yield line
+            continue
+        length = len(line)
+        while line and not line.endswith(("\n", "\r")):
+            line = text.readline(limit)
+            length += len(line)
+        result.records += 1
+        result.rejected += 1
+        result.issues.append(CsvIssue(None, f"unreadable record: physical line {number} has {length:,} characters "
+                                      f"(limit {limit:,}); refused"))
 
 
 class _TextChunks(io.RawIOBase):
