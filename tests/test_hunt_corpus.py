@@ -40,6 +40,7 @@ EXPECTED = {
     "powershell_scriptblock_suspicious": {"fs03vuln.offsec.lan"},                       # 4104 DownloadString
     "rdp_inbound_connections": {"dc.windomain.local"},                                  # 25 from 192.168.38.1
     "password_spraying": {"rootdc1.offsec.lan"},                                        # 22 accounts by 4771
+    "failed_logon_burst": {"rootdc1.offsec.lan"},                                       # 22 failures in 9 s
 }
 
 
@@ -72,5 +73,5 @@ def test_no_other_query_hits_the_corpus_samples(results):
                   if r.status == "hits" and n not in EXPECTED and n != "pshistory_download_or_encoded"}
     assert unexpected == {}
     # the event-log queries all ran (their tables exist), so silence is a result, not a skip
-    assert {"failed_logon_burst", "rdp_logons", "explicit_credential_logons", "system_service_install",
+    assert {"rdp_logons", "explicit_credential_logons", "system_service_install",
             "psexec_service_events", "wmi_event_subscription"} <= {n for n, r in ran.items() if r.status == "clean"}

