@@ -223,6 +223,17 @@ def _p8_open_file(line: str, widths: list[int]) -> tuple[Row | None, bool]:
         doubtful
 
 
+def _with_next(lines: Iterator[tuple[int, str]]) -> Iterator[tuple[int, str, str]]:
+    """``(number, line, next line)``: a table header is known by the rule line under it."""
+    previous: tuple[int, str] | None = None
+    for item in lines:
+        if previous is not None:
+            yield previous[0], previous[1], item[1]
+        previous = item
+    if previous is not None:
+        yield previous[0], previous[1], ""
+
+
 # ---- the artifact -----------------------------------------------------------------------------
 
 class ConsoleTool(Artifact):
@@ -282,34 +293,34 @@ class ConsoleTool(Artifact):
         return None
 
     def _rows(self, member: Member, found: Sniffed, ctx: FileContext, quiet: bool) -> Iterator[tuple[int, Row]]:
-        with member.open() as f:
-            lines = [(n, line) for n, line, _ in iter_lines(f, sniff(member.head))]
-        if lines and _is_length_csv(lines[0][1]):
+        if _is_length_csv(read_text(member.head).partition("\n")[0]):
             if not quiet:
                 ctx.lossy = True
                 ctx.note("ConvertTo-Csv of strings (F3a): only the line lengths survive, no "
                          f"{found.tool.key} data; look for the .txt of the same tool")
             return
+
         def reject(number: int, why: str, raw: str) -> None:
             if not quiet:
                 ctx.read(1)
                 ctx.reject(number, why, raw)
-        if found.tool in (DRIVERQUERY, OPENFILES):
-            yield from self._ruled(lines, found, reject, ctx, quiet)
-        else:
-            yield from self._headed(lines, found, reject)
+        with member.open() as f:
+            lines = ((n, line) for n, line, _ in iter_lines(f, sniff(member.head)))
+            if found.tool in (DRIVERQUERY, OPENFILES):
+                yield from self._ruled(_with_next(lines), found, reject, ctx, quiet)
+            else:
+                yield from self._headed(lines, found, reject)
 
     def _ruled(self, lines, found: Sniffed, reject, ctx: FileContext, quiet: bool) -> Iterator[tuple[int, Row]]:
         """driverquery and openfiles: a header over a ``====`` line, then rows; anything else is prose."""
         layout: Layout | None = None
         widths: list[int] = []
         prose = 0
-        for i, (number, line) in enumerate(lines):
+        for number, line, nxt in lines:
             if not line.strip():
                 layout = None
                 continue
             if layout is None:
-                nxt = lines[i + 1][1] if i + 1 < len(lines) else ""
                 if is_rule(nxt) and "=" in nxt:
                     header = line.replace(",", "  ") if found.pseudo_csv else line
                     layout = Layout.from_rule(header, nxt)
@@ -340,13 +351,14 @@ class ConsoleTool(Artifact):
 
     def _headed(self, lines, found: Sniffed, reject) -> Iterator[tuple[int, Row]]:
         """query user and qwinsta: columns from the header words; the first cell is the '>' marker."""
-        body = [(n, x) for n, x in lines if x.strip()]
-        if not body:
+        body = ((n, x) for n, x in lines if x.strip())
+        header = next(body, None)
+        if header is None:
             return
-        aligned = None if found.pseudo_csv else Layout.from_header(" " + body[0][1][1:], found.tool.columns)
+        aligned = None if found.pseudo_csv else Layout.from_header(" " + header[1][1:], found.tool.columns)
         build: Callable[[list[str], bool], Row | None] = _user_session if found.tool is QUERY_USER else _rdp_session
         heuristic = _p8_user_session if found.tool is QUERY_USER else _p8_rdp_session
-        for number, line in body[1:]:
+        for number, line in body:
             row = None
             if aligned is not None:
                 row = build(aligned.cells(" " + line[1:]), line.startswith(">"))

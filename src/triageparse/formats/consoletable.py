@@ -27,6 +27,7 @@ from functools import lru_cache
 _SEGMENT = re.compile(r"[^ ]+(?: [^ ]+)*")        # tokens joined by single spaces
 _RULE_RUN = re.compile(r"=+|-+")
 OPEN_END = 1 << 30
+MAX_COLUMNS = 256      # no console table comes near; a "rule" with more runs is hostile or not a rule
 
 
 @lru_cache(maxsize=4096)
@@ -57,7 +58,9 @@ def display_width(text: str) -> int:
 def is_rule(line: str) -> bool:
     """A ``====`` or ``----`` line: runs of one rule character separated by spaces."""
     s = line.strip()
-    return bool(s) and set(s) <= {"=", " "} or bool(s) and set(s) <= {"-", " "}
+    if not s or not (set(s) <= {"=", " "} or set(s) <= {"-", " "}):
+        return False
+    return len(_RULE_RUN.findall(s)) <= MAX_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -99,7 +102,7 @@ class Layout:
         offsets = cell_offsets(header)
         for pattern in (_SEGMENT, re.compile(r"\S+")):
             found = [(m.group(), Span(offsets[m.start()], offsets[m.end()])) for m in pattern.finditer(header)]
-            if found and (expected is None or len(found) == expected):
+            if found and len(found) <= MAX_COLUMNS and (expected is None or len(found) == expected):
                 names = tuple(n for n, _ in found)
                 spans = [s for _, s in found]
                 spans[-1] = Span(spans[-1].start, OPEN_END)

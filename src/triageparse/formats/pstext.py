@@ -66,6 +66,7 @@ class ListField:
 class ListRecord:
     line: int                                   # line number of the first label
     fields: list[ListField] = field(default_factory=list)
+    labels: set[str] = field(default_factory=set)
     raw: list[str] = field(default_factory=list)
     stray: list[tuple[int, str]] = field(default_factory=list)   # unindented lines that are no label
 
@@ -120,7 +121,7 @@ class ListReader:
             m = None if line[0].isspace() else _LABEL.match(line)
             if m:
                 label = m["label"]
-                if record is not None and (any(f.label == label for f in record.fields) or
+                if record is not None and (label in record.labels or
                                            blanks and not self._continues(record, label)):
                     self._learn(record)
                     yield record
@@ -130,6 +131,7 @@ class ListReader:
                 value_column = m.start("value") if m["value"] is not None else len(line) + 1
                 current = ListField(label, m["value"] or "", number)
                 record.fields.append(current)
+                record.labels.add(label)
                 record.keep(line)
             elif record is not None and current is not None and line[0].isspace():
                 text = _dedent(line, value_column)

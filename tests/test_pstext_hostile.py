@@ -1,0 +1,47 @@
+"""Text renderings from a compromised host: shapes built to make a naive reader quadratic or lost.
+Each must convert in bounded work and say what it could not read."""
+from __future__ import annotations
+
+from triageparse.formats.consoletable import MAX_COLUMNS, Layout, is_rule
+from triageparse.formats.pstext import ListReader, TableReader, TableRow, TableStray
+
+from psbytes import u16
+from textrender_helpers import convert_files, files, rows
+
+
+def test_a_rule_line_with_too_many_runs_is_not_a_table_rule():
+    assert is_rule("- " * MAX_COLUMNS)
+    assert not is_rule("- " * (MAX_COLUMNS + 1))
+    text = "x " * 200_000 + "\n" + "- " * 200_000 + "\n" + "a b\n"
+    got = list(TableReader().rows(enumerate(text.split("\n"), 1)))
+    assert not any(isinstance(r, TableRow) for r in got)
+    assert all(isinstance(r, TableStray) for r in got)
+
+
+def test_a_header_with_too_many_words_gives_no_layout():
+    assert Layout.from_header("  A" * 300) is None
+    assert Layout.from_header(" USERNAME  SESSIONNAME", 2) is not None
+
+
+def test_a_record_with_a_hundred_thousand_labels_is_read_in_linear_time():
+    text = "\n".join(f"L{i} : {i}" for i in range(100_000))
+    [record] = list(ListReader().records(enumerate(text.split("\n"), 1)))
+    assert len(record.fields) == 100_000 and len(record.raw) == 200       # raw evidence is bounded
+
+
+def test_a_service_list_with_junk_lines_converts_and_reports_them(tmp_path):
+    text = ("\n\nName        : w32time\nDisplayName : Windows Time\nStatus      : Running\n"
+            "ServiceType : Win32OwnProcess\n\x00\x00garbage without a label\n\n\n")
+    summary, out = convert_files(tmp_path, {"Services/RunningServices.txt": u16(text)})
+    assert [r["Name"] for r in rows(out, "Service")] == ["w32time"]
+    warned = [i for i in rows(out, "ParseIssue") if i["Severity"] == "warning"]
+    assert [i["SourceRecord"] for i in warned] == [7]
+    assert files(out)["Services/RunningServices.txt"]["RowsWritten"] == 1
+
+
+def test_a_huge_query_user_file_streams(tmp_path):
+    header = " USERNAME              SESSIONNAME        ID  STATE   IDLE TIME  LOGON TIME\n"
+    row = " alice                 console             2  Active      none   9/20/2023 4:28 PM\n"
+    summary, out = convert_files(tmp_path, {"UserInformation/ActiveUsers.txt": u16(header + row * 20_000)})
+    f = files(out)["UserInformation/ActiveUsers.txt"]
+    assert (f["RowsRead"], f["RowsWritten"], f["RowsRejected"]) == (20_000, 20_000, 0)
