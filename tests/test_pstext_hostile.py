@@ -45,3 +45,15 @@ def test_a_huge_query_user_file_streams(tmp_path):
     summary, out = convert_files(tmp_path, {"UserInformation/ActiveUsers.txt": u16(header + row * 20_000)})
     f = files(out)["UserInformation/ActiveUsers.txt"]
     assert (f["RowsRead"], f["RowsWritten"], f["RowsRejected"]) == (20_000, 20_000, 0)
+
+
+def test_a_record_without_its_identifying_labels_is_rejected_with_its_text(tmp_path):
+    text = ("\n\nName        : w32time\nDisplayName : Windows Time\nStatus      : Running\n"
+            "ServiceType : Win32OwnProcess\n\n"
+            "CanStop     : True\nServiceType : Win32ShareProcess\n\n\n")
+    summary, out = convert_files(tmp_path, {"Services/RunningServices.txt": u16(text)})
+    assert [r["Name"] for r in rows(out, "Service")] == ["w32time"]
+    [issue] = [i for i in rows(out, "ParseIssue") if i["Severity"] == "error"]
+    assert issue["SourceRecord"] == 8 and issue["RawText"] == "CanStop     : True\nServiceType : Win32ShareProcess"
+    f = files(out)["Services/RunningServices.txt"]
+    assert (f["RowsRead"], f["RowsWritten"], f["RowsRejected"]) == (2, 1, 1)

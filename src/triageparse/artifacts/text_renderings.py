@@ -111,6 +111,12 @@ class TextRendering(Artifact):
                 continue
             # An empty rendering cannot tell $null from "": stored as null, like the CSV's ,, field.
             row[target_name(self.contract, self.aliases, label, row)] = value if value != "" else None
+        if self.key and all(row.get(k) is None for k in self.key):
+            if ctx is not None:    # a fragment (no name, no id): nothing would tell what the row is
+                ctx.read(1)
+                ctx.reject(line, f"record has none of the labels that identify a {self.table} row "
+                                 f"({', '.join(self.key)})", raw)
+            return
         if self.source is not None:
             row["Source"] = self.source
         if cut:
