@@ -392,13 +392,20 @@ def test_hits_are_written_per_query_and_stale_files_removed(dirty, dirty_results
 
 def test_missing_tables_skip_the_query_with_a_note(tmp_path):
     name = "DFIR-WS09-2025-10-02"
-    z = zip_collection(tmp_path / f"{name}.zip", name, {f"{CSV_DIR}/DNSCache.csv": dns([("a.example.com", "1.2.3.4")])})
+    z = zip_collection(tmp_path / f"{name}.zip", name, {f"{CSV_DIR}/DNSCache.csv": dns([("a.example.com", "1.2.3.4")]),
+                                                        f"{CSV_DIR}/OpenTCPConnections.csv": tcp([("203.0.113.9", "443",
+                                                                                                   "777", "")])})
     out = tmp_path / "out"
     triageparse.convert([z], out)
     results = {r.query.name: r for r in hunt(out)}
     assert results["failed_logon_burst"].status == "skipped"
     assert "SecurityEvent" in results["failed_logon_burst"].note
     assert results["dns_odd_domains"].status == "clean"
+    # a query over several tables runs on those that are here, and says what was missing:
+    # the connection is reported although no process list tells who owns it
+    partial = results["tcp_public_unusual_process"]
+    assert partial.status == "hits" and "no Process table" in partial.note
+    assert list(partial.hits["RemoteAddress"]) == ["203.0.113.9"]
 
 
 def test_unknown_query_name_lists_the_pack(dirty):

@@ -87,6 +87,15 @@ def test_folders_starting_with_underscore_or_dot_are_not_tables(out):
     assert "IocList" in str(err.value) and ".cache" not in str(err.value)
 
 
+def test_a_contract_table_no_collection_filled_is_empty_not_missing(out):
+    df = triageparse.query(out, "SecurityEvent | where EventID == 4625 | project TimeGenerated, EventID, Account")
+    assert len(df) == 0
+    assert [str(t) for t in df.dtypes] == ["datetime64[us, UTC]", "Int32", "string"]
+    joined = triageparse.query(out, "DnsCacheEntry | join kind=leftouter (Process | project Computer, Name) on Computer"
+                                    " | summarize count()")
+    assert joined["count_"][0] == 5
+
+
 def test_datetimes_come_back_utc_also_from_bin(out):
     df = triageparse.query(out, "TcpConnection | summarize n = count() by Hour = bin(CreationTime, 1h), Computer "
                                 "| order by Hour asc")

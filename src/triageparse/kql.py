@@ -39,15 +39,25 @@ class QueryError(Exception):
 # ----------------------------------------------------------------------------------------------- query
 
 def connect(out: str | Path):
-    """A DuckDB connection (TimeZone UTC) with one view per Parquet dataset of ``out``."""
+    """A DuckDB connection (TimeZone UTC) with one view per Parquet dataset of ``out``.
+
+    A contract table that no collection filled is an empty table with the contract's columns, as
+    in ADX after ``.create-merge``: a query over it finds nothing instead of failing.
+    """
     import duckdb_kql
 
     con = duckdb_kql.connect()
-    for name, folder in datasets(out).items():
+    found = datasets(out)
+    for name, folder in found.items():
         pattern = str(folder / "*.parquet").replace("'", "''")
         ident = name.replace('"', '""')
         # union_by_name: files written by different triageparse versions may differ in columns.
         con.execute(f"CREATE VIEW \"{ident}\" AS SELECT * FROM read_parquet('{pattern}', union_by_name=true)")
+    for name, contract in contracts.all_contracts().items():
+        if name not in found:        # a main-schema table, where duckdb-kql looks (registered ones are temp.)
+            con.register("_empty_contract", contract.schema.empty_table())
+            con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM _empty_contract')
+            con.unregister("_empty_contract")
     return con
 
 
@@ -125,8 +135,8 @@ def _explain(exc: Exception, kql: str, tables: Iterable[str]) -> QueryError:
     text = str(exc).split("\n")[0]
     if isinstance(exc, duckdb.CatalogException) and (m := re.search(r'with name "?(\w+)"? does not exist', text)):
         where = _find(kql, m[1])
-        msg = (f"no table {m[1]!r} in this output; tables here: {', '.join(sorted(tables)) or '(none)'}. "
-               f"A table appears once a collection filled it (or drop a Parquet folder OUT/{m[1]}/).")
+        msg = (f"no table {m[1]!r}: neither a triageparse table (`triageparse schema --markdown` lists them) nor "
+               f"a Parquet folder OUT/{m[1]}/; Parquet datasets here: {', '.join(sorted(tables)) or '(none)'}")
     elif isinstance(exc, duckdb.BinderException) and (m := re.search(r'column "([^"]+)" not found', text)):
         where = _find(kql, m[1])
         msg = f"unknown column {m[1]!r} (`triageparse schema --markdown` lists every table's columns)"
@@ -252,7 +262,8 @@ def hunt(out: str | Path, names: Iterable[str] | None = None, folder: str | Path
          write: bool = True) -> list[HuntResult]:
     """Run the hunting pack (or the queries named in ``names``) over ``out``.
 
-    A query whose tables are not in ``out`` is skipped with a note; a query that fails offline is
+    A query none of whose tables is in ``out`` is skipped with a note (one that reads several runs on
+    those that are there); a query that fails offline is
     reported as an error and the others still run. Hits are written to ``OUT/_hunt/<query>.parquet``
     (a stale file of a query that no longer hits is removed).
     """
@@ -270,17 +281,19 @@ def hunt(out: str | Path, names: Iterable[str] | None = None, folder: str | Path
     results = []
     for q in pack:
         missing = [t for t in q.tables if t not in present]
-        if missing:
+        if len(missing) == len(q.tables):
             results.append(HuntResult(q, "skipped", note=f"no {', '.join(missing)} table in this output"))
             continue
+        # a query over several tables still searches those that are here
+        note = f"no {', '.join(missing)} table in this output: that part found nothing" if missing else ""
         try:
             table = run_arrow(out, q.text, con)
         except QueryError as exc:
             results.append(HuntResult(q, "error", note=str(exc)))
             continue
         hits = to_pandas(table)
-        results.append(HuntResult(q, "hits" if len(hits) else "clean", hits, by_collection=_per_collection(hits)
-                                  if len(hits) else {}))
+        results.append(HuntResult(q, "hits" if len(hits) else "clean", hits, note,
+                                  _per_collection(hits) if len(hits) else {}))
         if write:
             target = out / HUNT_FOLDER / f"{q.name}.parquet"
             if len(hits):
