@@ -69,24 +69,22 @@ def _folder(tmp_path: Path, **files: bytes) -> Path:
     return root
 
 
-def _claims(suffix: str):
-    return classmethod(lambda cls, member: 1000 if member.lower.endswith(suffix) else 0)
+def register_parser(name: str, suffix: str, parse) -> None:
+    """A test parser that takes every ``*suffix`` file and fills DnsCacheEntry with ``parse(member, ctx)``."""
+    type(name, (Artifact,), dict(name=name, tables=("DnsCacheEntry",), parse=lambda self, m, ctx: parse(m, ctx),
+                                 claim=classmethod(lambda cls, m: 1000 if m.lower.endswith(suffix) else 0)))
 
 
-def _two_dns_rows(path: str) -> pa.Table:
+def _two_dns_rows() -> pa.Table:
     return pa.table({"Entry": ["a.example", "b.example"], "SourceRecord": pa.array([1, 2], pa.int64())})
 
 
 def test_a_parser_that_raises_is_recorded_and_the_rest_converts(tmp_path, isolated_registry):
-    class Exploding(Artifact):
-        name = "test_exploding"
-        tables = ("DnsCacheEntry",)
-        claim = _claims(".boom")
-
-        def parse(self, member, ctx):
-            ctx.read(ctx.emit("DnsCacheEntry", _two_dns_rows(member.path)))
-            ctx.read(5)               # read five more records, then break before writing them
-            raise KeyError("the parser's own bug")
+    def parse(member, ctx):
+        ctx.read(ctx.emit("DnsCacheEntry", _two_dns_rows()))
+        ctx.read(5)               # read five more records, then break before writing them
+        raise KeyError("the parser's own bug")
+    register_parser("test_exploding", ".boom", parse)
 
     result = run_convert([_folder(tmp_path, **{"x.boom": b"anything"})], tmp_path / "out")
     row = result.file("x.boom")
@@ -101,14 +99,10 @@ def test_a_parser_that_raises_is_recorded_and_the_rest_converts(tmp_path, isolat
 
 
 def test_a_parser_with_unbalanced_books_is_reported_and_settled(tmp_path, isolated_registry):
-    class Careless(Artifact):
-        name = "test_careless"
-        tables = ("DnsCacheEntry",)
-        claim = _claims(".careless")
-
-        def parse(self, member, ctx):
-            ctx.emit("DnsCacheEntry", _two_dns_rows(member.path))
-            ctx.read(5)               # counts five, wrote two, rejected none
+    def parse(member, ctx):
+        ctx.emit("DnsCacheEntry", _two_dns_rows())
+        ctx.read(5)               # counts five, wrote two, rejected none
+    register_parser("test_careless", ".careless", parse)
 
     result = run_convert([_folder(tmp_path, **{"x.careless": b"anything"})], tmp_path / "out")
     row = result.file("x.careless")
@@ -119,14 +113,10 @@ def test_a_parser_with_unbalanced_books_is_reported_and_settled(tmp_path, isolat
 
 
 def test_a_cap_hit_inside_a_parser_refuses_the_rest_of_the_file_only(tmp_path, isolated_registry):
-    class Capped(Artifact):
-        name = "test_capped"
-        tables = ("DnsCacheEntry",)
-        claim = _claims(".capped")
-
-        def parse(self, member, ctx):
-            ctx.read(ctx.emit("DnsCacheEntry", _two_dns_rows(member.path)))
-            raise LimitExceeded("x.capped: member inflates beyond 10 bytes")
+    def parse(member, ctx):
+        ctx.read(ctx.emit("DnsCacheEntry", _two_dns_rows()))
+        raise LimitExceeded("x.capped: member inflates beyond 10 bytes")
+    register_parser("test_capped", ".capped", parse)
 
     result = run_convert([_folder(tmp_path, **{"x.capped": b"anything"})], tmp_path / "out")
     row = result.file("x.capped")
@@ -136,13 +126,9 @@ def test_a_cap_hit_inside_a_parser_refuses_the_rest_of_the_file_only(tmp_path, i
 
 
 def test_cli_exit_code_says_whether_something_failed(tmp_path, isolated_registry, capsys):
-    class Exploding(Artifact):
-        name = "test_exploding_cli"
-        tables = ("DnsCacheEntry",)
-        claim = _claims(".boom")
-
-        def parse(self, member, ctx):
-            raise RuntimeError("broken")
+    def parse(member, ctx):
+        raise RuntimeError("broken")
+    register_parser("test_exploding_cli", ".boom", parse)
 
     clean = _folder(tmp_path / "clean")
     assert cli.main(["convert", str(clean), "-o", str(tmp_path / "out-clean"), "-q", "-j", "1"]) == 0
