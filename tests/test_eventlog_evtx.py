@@ -404,3 +404,14 @@ def _same_value(ours: str, theirs: str) -> bool:
     when = r"(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(\.\d+)?(Z|\+00:00)?"
     ma, mb = re.fullmatch(when, a), re.fullmatch(when, b)
     return bool(ma and mb and ma.group(1, 2) == mb.group(1, 2))
+
+
+def test_a_record_that_is_not_json_is_kept_whole_in_raw_event_data():
+    from triageparse.artifacts.eventlog_evtx import _Batch
+    good = ('{"Event":{"System":{"EventID":7045,"Channel":"System","TimeCreated":{"#attributes":'
+            '{"SystemTime":"2020-01-01T00:00:00.1234567Z"}}},"EventData":{"ServiceName":"x"}}}')
+    rows = EvtxLog().system_rows(_Batch([good, "not json"], [1, 2]))
+    assert rows.column("EventID").to_pylist() == [7045, None]
+    assert rows.column("RawEventData").to_pylist() == [None, "not json"]
+    assert rows.column("EventRecordId").to_pylist() == [1, 2]          # header record id when System has none
+    assert rows.column("TimeGenerated")[0].as_py() == dt.datetime(2020, 1, 1, 0, 0, 0, 123456, tzinfo=dt.timezone.utc)
