@@ -57,3 +57,14 @@ def test_a_record_without_its_identifying_labels_is_rejected_with_its_text(tmp_p
     assert issue["SourceRecord"] == 8 and issue["RawText"] == "CanStop     : True\nServiceType : Win32ShareProcess"
     f = files(out)["Services/RunningServices.txt"]
     assert (f["RowsRead"], f["RowsWritten"], f["RowsRejected"]) == (2, 1, 1)
+
+
+def test_a_driverquery_table_with_a_foreign_number_of_columns_is_rejected_row_by_row(tmp_path):
+    text = ("\n"
+            "Module Name  Display Name           Driver Type   Link Date\n"
+            "============ ====================== ============= =========== ==========\n"
+            "3ware        3ware                  Kernel        5/18/2015   6:28:03 PM\n")
+    summary, out = convert_files(tmp_path, {"Persistence/InstalledDrivers.txt": u16(text)})
+    assert rows(out, "Driver") == []
+    f = files(out)["Persistence/InstalledDrivers.txt"]
+    assert (f["RowsRead"], f["RowsWritten"], f["RowsRejected"]) == (1, 0, 1)

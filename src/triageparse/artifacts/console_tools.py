@@ -330,6 +330,9 @@ class ConsoleTool(Artifact):
                 continue
             if is_rule(line):
                 continue
+            if len(widths) != found.tool.columns:
+                reject(number, f"table has {len(widths)} columns, {found.tool.key} has {found.tool.columns}", line)
+                continue
             if found.pseudo_csv:
                 if found.tool is DRIVERQUERY:
                     fields = unmerge(line.rstrip(",").split(","), widths)
