@@ -1,0 +1,251 @@
+"""``SecurityEvents.csv`` (``Get-EventLog security``) into SecurityEvent rows, and
+``SecurityEvents/EventCount.txt`` into SecurityEventCount.
+
+Get-EventLog loses the insertion strings (``ReplacementStrings`` is ``System.String[]``), so the
+named fields are recovered from the English ``Message``. The message is read section by section:
+``Subject:``, ``New Logon:``, ``Account Whose Credentials Were Used:``, ``Member:`` … carry the
+same labels (``Account Name:``) for different users, and the section says which column a label
+fills. A localised message yields no fields; the Message column keeps the text either way.
+
+When the collection also holds ``Security.evtx``, a CSV row whose ``Index`` is an EventRecordID of
+that log is written once, from the EVTX (which has every field); see ``security_evtx_records``.
+"""
+from __future__ import annotations
+
+import io
+import re
+from typing import Iterable
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..collection import Member
+from ..formats.encoding import is_empty_text, iter_lines, sniff
+from .base import Artifact, FileContext
+from .csvtables import CsvTable
+from .eventlog_common import ORIGIN_CSV, with_sentinel_columns
+from .eventlog_evtx import EVTX_MAGIC, read_batches
+
+# Section heading (lower case) -> what its Security ID / Account Name / Account Domain / Logon ID mean.
+_TARGET_USER = {"security id": "TargetUserSid", "account name": "TargetUserName", "account domain": "TargetDomainName",
+                "logon id": "TargetLogonId", "linked logon id": "TargetLinkedLogonId",
+                "network account name": "TargetOutboundUserName",
+                "network account domain": "TargetOutboundDomainName", "logon guid": "LogonGuid"}
+_TARGET_ACCOUNT = {"security id": "TargetSid", "account name": "TargetUserName", "account domain": "TargetDomainName"}
+_SUBJECT = {"security id": "SubjectUserSid", "account name": "SubjectUserName", "account domain": "SubjectDomainName",
+            "domain name": "SubjectDomainName", "logon id": "SubjectLogonId"}
+SECTIONS: dict[str, dict[str, str]] = {
+    "subject": _SUBJECT,
+    "creator subject": _SUBJECT,                                 # 4688 (Windows 10+)
+    "new logon": _TARGET_USER,                                   # 4624
+    "account for which logon failed": _TARGET_USER,              # 4625
+    "target subject": _TARGET_USER,                              # 4688 (Windows 10+)
+    "logon account": _TARGET_USER,
+    "account whose credentials were used": {                     # 4648
+        "account name": "TargetUserName", "account domain": "TargetDomainName", "logon guid": "TargetLogonGuid"},
+    "target account": _TARGET_ACCOUNT,                           # 4722-4726, 4738, 4781
+    "new account": _TARGET_ACCOUNT,                              # 4720
+    "account that was locked out": _TARGET_ACCOUNT,              # 4740
+    "member": {"security id": "MemberSid", "account name": "MemberName"},                 # 4728, 4732, 4756
+    "group": {"security id": "TargetSid", "group name": "TargetUserName", "group domain": "TargetDomainName",
+              "account name": "TargetUserName", "account domain": "TargetDomainName"},
+    "account information": {                                     # 4768, 4769, 4771
+        "account name": "TargetUserName", "supplied realm name": "TargetDomainName", "user id": "TargetSid",
+        "account domain": "TargetDomainName", "logon guid": "LogonGuid", "security id": "TargetSid"},
+    "service information": {"service name": "ServiceName", "service id": "ServiceSid",
+                            "service file name": "ServiceFileName", "service type": "ServiceType",
+                            "service start type": "ServiceStartType", "service account": "ServiceAccount"},
+    "target server": {"target server name": "TargetServerName", "additional information": "TargetInfo"},
+    "additional information": {"result code": "Status", "failure code": "Status", "ticket options": "TicketOptions",
+                               "ticket encryption type": "TicketEncryptionType",
+                               "pre-authentication type": "PreAuthType", "transited services": "TransmittedServices"},
+}
+# Labels that mean the same in any section (lower case).
+LABELS: dict[str, str] = {
+    "logon type": "LogonType", "restricted admin mode": "RestrictedAdminMode", "virtual account": "VirtualAccount",
+    "elevated token": "ElevatedToken", "impersonation level": "ImpersonationLevel",
+    "process id": "ProcessId", "process name": "ProcessName", "new process id": "NewProcessId",
+    "new process name": "NewProcessName", "token elevation type": "TokenElevationType",
+    "mandatory label": "MandatoryLabel", "creator process id": "ProcessId", "creator process name": "ParentProcessName",
+    "process command line": "CommandLine",
+    "workstation name": "WorkstationName", "source network address": "IpAddress", "source port": "IpPort",
+    "client address": "IpAddress", "client port": "IpPort", "source address": "IpAddress",
+    "network address": "IpAddress", "port": "IpPort",
+    "logon process": "LogonProcessName", "authentication package": "AuthenticationPackageName",
+    "transited services": "TransmittedServices", "package name (ntlm only)": "LmPackageName",
+    "key length": "KeyLength", "failure reason": "FailureReason", "status": "Status", "sub status": "SubStatus",
+    "privileges": "PrivilegeList", "service name": "ServiceName", "service file name": "ServiceFileName",
+    "service type": "ServiceType", "service start type": "ServiceStartType", "service account": "ServiceAccount",
+    "share name": "ShareName", "share path": "ShareLocalPath", "relative target name": "RelativeTargetName",
+    "object type": "ObjectType", "object name": "ObjectName", "object server": "ObjectServer",
+    "handle id": "HandleId", "access mask": "AccessMask", "accesses": "AccessList",
+    "logon account": "TargetUserName", "source workstation": "Workstation", "error code": "Status",
+    "sam account name": "SamAccountName", "display name": "DisplayName", "user principal name": "UserPrincipalName",
+    "home directory": "HomeDirectory", "home drive": "HomePath", "script path": "ScriptPath",
+    "profile path": "ProfilePath", "user workstations": "UserWorkstations", "password last set": "PasswordLastSet",
+    "account expires": "AccountExpires", "primary group id": "PrimaryGroupId",
+    "allowedtodelegateto": "AllowedToDelegateTo", "old uac value": "OldUacValue", "new uac value": "NewUacValue",
+    "user account control": "UserAccountControl", "user parameters": "UserParameters", "sid history": "SidHistory",
+    "logon hours": "LogonHours", "caller computer name": "TargetDomainName",
+    "task name": "TaskName", "task content": "TaskContent",
+}
+_LINE = re.compile(r"^(?P<indent>[ \t]*)(?P<label>[^:\t\r\n][^:\r\n]*?):[ \t]*(?P<value>.*?)[ \t]*$")
+
+
+def message_fields(message: str | None) -> dict[str, str]:
+    """Named fields of an English Security event message (section-aware)."""
+    out: dict[str, str] = {}
+    if not message:
+        return out
+    section: dict[str, str] = {}
+    last: str | None = None
+    for line in message.splitlines()[1:]:         # line 1 is the description sentence
+        m = _LINE.match(line)
+        if m is None:
+            text = line.strip()
+            if text and last is not None and line[:1] in ("\t", " "):      # Privileges: one per line
+                out[last] += "\r\n\t\t\t" + text
+            elif not text:
+                last = None
+            continue
+        label = m["label"].strip().lower()
+        value = m["value"]
+        if not m["indent"] and not value:            # "New Logon:" opens a section
+            section = SECTIONS.get(label, {})
+            last = None
+            continue
+        if not m["indent"]:
+            section = {}                             # a top-level "Label: value" line ends the section
+        column = section.get(label) or LABELS.get(label)
+        if column and column not in out:
+            out[column] = value
+            last = column
+        else:
+            last = None
+    return out
+
+
+class SecurityEventsCsv(CsvTable):
+    """DFIR-Script ``SecurityEvents.csv``: Get-EventLog security | Export-Csv."""
+
+    name = "security_events_csv"
+    tables = ("SecurityEvent",)
+    table = "SecurityEvent"
+    required = frozenset({"eventid", "machinename", "index", "entrytype", "message", "source", "instanceid",
+                          "timegenerated"})
+    path_hint = r"securityevents\.csv$"
+
+    def transform(self, t: pa.Table, ctx: FileContext) -> pa.Table:
+        t = self._drop_rows_in_security_evtx(t, ctx)
+        if "MachineName" in t.column_names:
+            t = t.rename_columns(["Computer" if n == "MachineName" else n for n in t.column_names])
+        parsed = [message_fields(m) for m in t.column("Message").to_pylist()] if "Message" in t.column_names \
+            else [{}] * t.num_rows
+        names: dict[str, None] = {}
+        for p in parsed:
+            names.update(dict.fromkeys(p))
+        for name in names:
+            values = pa.array([p.get(name) for p in parsed], pa.string())
+            if name in t.column_names:
+                t = t.set_column(t.column_names.index(name), name, values)
+            else:
+                t = t.append_column(name, values)
+        entry = t.column("EntryType").combine_chunks() if "EntryType" in t.column_names else pa.nulls(t.num_rows,
+                                                                                                   pa.string())
+        level = pc.if_else(pc.equal(entry, "SuccessAudit"), "8",
+                           pc.if_else(pc.equal(entry, "FailureAudit"), "16", pa.scalar(None, pa.string())))
+        t = t.append_column("Level", level)
+        t = t.append_column("Channel", pa.array(["Security"] * t.num_rows, pa.string()))
+        t = t.append_column("EventOrigin", pa.array([ORIGIN_CSV] * t.num_rows, pa.string()))
+        return with_sentinel_columns(t)
+
+    def _drop_rows_in_security_evtx(self, t: pa.Table, ctx: FileContext) -> pa.Table:
+        if "EventRecordId" not in t.column_names:
+            return t
+        known = security_evtx_records(ctx)
+        if known is None or not len(known):
+            return t
+        index = pc.cast(pc.if_else(pc.fill_null(pc.match_substring_regex(t.column("EventRecordId"), r"^\d+$"),
+                                                False), t.column("EventRecordId"), pa.scalar(None, pa.string())),
+                        pa.int64())
+        in_evtx = pc.fill_null(pc.is_in(index, value_set=known.column("EventRecordId")), False)
+        dropped = pc.sum(in_evtx).as_py() or 0
+        if dropped:
+            ctx.note(f"{dropped} record(s) also in Security.evtx (Index = EventRecordID): written once, from the EVTX")
+        return t.filter(pc.invert(in_evtx))
+
+
+SECURITY_EVTX_KEY = "eventlog.security_evtx_records"
+
+
+def security_evtx_members(members: Iterable[Member]) -> list[Member]:
+    return [m for m in members if m.name.lower() == "security.evtx" and not m.refused and m.head.startswith(EVTX_MAGIC)]
+
+
+def security_evtx_records(ctx: FileContext) -> pa.Table | None:
+    """EventRecordID and TimeCreated (UTC) of every Security-channel record in the collection's Security.evtx.
+
+    Read once per collection (one extra pass of the Rust reader over the log) and shared.
+    """
+    shared = ctx.run.shared
+    if SECURITY_EVTX_KEY not in shared:
+        shared[SECURITY_EVTX_KEY] = _read_security_records(security_evtx_members(ctx.run.collection.members))
+    return shared[SECURITY_EVTX_KEY]
+
+
+_RECORD_TIMES_SQL = """
+SELECT try_cast(s.EventRecordID AS BIGINT) AS EventRecordId, try_cast(s.TimeCreated."#attributes".SystemTime AS TIMESTAMP)
+       AS TimeCreated
+FROM (SELECT from_json(doc, '{"Event": {"System": {"EventRecordID": "VARCHAR", "Channel": "VARCHAR",
+      "TimeCreated": {"#attributes": {"SystemTime": "VARCHAR"}}}}}').Event.System AS s FROM batch)
+WHERE s.Channel = 'Security'
+"""
+
+
+def _read_security_records(members: list[Member]) -> pa.Table | None:
+    import duckdb
+    if not members:
+        return None
+    con = duckdb.connect(config={"threads": 1})
+    parts = []
+    for member in members:
+        with member.local_path() as path:
+            for batch in read_batches(path):
+                con.register("batch", pa.table({"doc": pa.array(batch.docs, pa.string())}))
+                parts.append(con.sql(_RECORD_TIMES_SQL).to_arrow_table())
+    con.close()
+    if not parts:
+        return None
+    return pa.concat_tables(parts)
+
+
+class SecurityEventCountTxt(Artifact):
+    """``SecurityEvents/EventCount.txt``: Group-Object EventID -NoElement as a Format-Table (UTF-16)."""
+
+    name = "security_event_count_txt"
+    tables = ("SecurityEventCount",)
+
+    @classmethod
+    def claim(cls, member: Member) -> int:
+        if not member.lower.endswith("eventcount.txt"):
+            return 0
+        if is_empty_text(member.head):
+            return 40
+        text = member.head[:4096].decode(sniff(member.head).replace("-bom", "").replace("utf-8-sig", "utf-8"),
+                                         errors="replace")
+        return 60 if re.search(r"^\s*Count\s+Name\s*$", text, re.M) else 0
+
+    def parse(self, member: Member, ctx: FileContext) -> None:
+        if is_empty_text(member.head):
+            ctx.note("0 bytes or BOM only: collected, no rows")
+            return
+        rows = []
+        with member.open() as f:
+            for number, line, truncated in iter_lines(f, sniff(member.head)):
+                m = re.fullmatch(r"\s*(\d+)\s+(\d+)\s*", line)
+                if m:
+                    rows.append({"EventID": m[2], "EventCount": m[1], "SourceRecord": number})
+                elif line.strip() and not re.fullmatch(r"\s*(Count\s+Name|-+\s+-+)\s*", line):
+                    ctx.read(1)
+                    ctx.reject(number, "not a 'Count EventID' line", line)
+        ctx.read(ctx.emit("SecurityEventCount", rows))
