@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+from zoneinfo import ZoneInfo
 
 import pyarrow.dataset as ds
 import pytest
@@ -504,3 +505,50 @@ def test_event_count_txt_becomes_security_event_count(collection_with_csv_and_ev
     rows = ds.dataset(out / "SecurityEventCount").to_table().select(["EventID", "EventCount"]).to_pylist()
     assert rows == [{"EventID": 4624, "EventCount": 2}, {"EventID": 4625, "EventCount": 1},
                     {"EventID": 1102, "EventCount": 17}]
+
+
+def _collection(c8_rows: list, evtx, root) -> object:
+    write_collection(root, {"CSV Results (SIEM Import Data)/SecurityEvents.csv": c8(HEADER, c8_rows)})
+    (root / "Event Viewer").mkdir()
+    shutil.copy(evtx, root / "Event Viewer" / "Security.evtx")
+    return root
+
+
+def test_host_utc_offset_comes_from_records_in_both_csv_and_evtx(collection_with_csv_and_evtx, tmp_path):
+    out = tmp_path / "out"
+    triageparse.convert([collection_with_csv_and_evtx], out)
+    row = ds.dataset(out / "Collection").to_table().to_pylist()[0]
+    assert (row["TimeZoneSource"], row["UtcOffsetMinutes"]) == ("evidence", 60)
+    # The CSV-only 4625 at local 2:10 AM (UTC+1) is 01:10 UTC.
+    t = ds.dataset(out / "SecurityEvent").to_table().to_pylist()
+    failed = next(r for r in t if r["EventID"] == 4625)
+    assert failed["TimeGenerated"] == dt.datetime(2019, 3, 19, 1, 10, tzinfo=dt.timezone.utc)
+
+
+def test_an_explicit_timezone_wins_over_the_evidence(collection_with_csv_and_evtx, tmp_path):
+    out = tmp_path / "out"
+    triageparse.convert([collection_with_csv_and_evtx], out, timezone="+05:00")
+    row = ds.dataset(out / "Collection").to_table().to_pylist()[0]
+    assert (row["TimeZoneSource"], row["UtcOffsetMinutes"]) == ("argument", 300)
+
+
+def test_a_window_across_a_dst_change_picks_a_zone_that_explains_both_offsets():
+    # Records on both sides of a DST change show two offsets; one IANA zone must explain each of them.
+    from triageparse.artifacts.eventlog_timezone import zone_for
+    summer = dt.datetime(2019, 7, 1, 12, tzinfo=dt.timezone.utc)
+    winter = dt.datetime(2019, 1, 15, 12, tzinfo=dt.timezone.utc)
+    zone = zone_for([(summer, 120), (winter, 60)])
+    assert zone is not None and ZoneInfo(zone).utcoffset(dt.datetime(2019, 7, 1)) == dt.timedelta(hours=2)
+    assert zone_for([(summer, -240), (winter, -300)]) is not None         # US Eastern
+    assert zone_for([(summer, 60), (winter, 120)]) is None                 # DST the wrong way round: none
+
+
+def test_offsets_that_no_zone_explains_fall_back_with_a_message(corpus, tmp_path):
+    evtx = corpus / "evtx/shared/T1053.005_scheduled_task/sbousseaden__LM_ScheduledTask_ATSVC_target_host.evtx"
+    rows = [_csv_row(4776, 566824, "3/19/2019 1:02:04 AM"), _csv_row(4624, 566823, "3/19/2019 1:02:04 AM"),
+            _csv_row(1102, 566821, "3/19/2019 3:02:00 AM")]      # +60, +60 and +180 in the same minute
+    root = _collection(rows, evtx, tmp_path / "DFIR-HOST-2019-03-19")
+    summary = triageparse.convert([root], tmp_path / "out")
+    row = ds.dataset(tmp_path / "out" / "Collection").to_table().to_pylist()[0]
+    assert (row["TimeZoneSource"], row["UtcOffsetMinutes"]) == ("evidence", 60)
+    assert any("several UTC offsets" in m for c in summary.collections for m in c.messages)

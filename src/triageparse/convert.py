@@ -287,6 +287,13 @@ def _convert_collection(coll: Collection, out: Path, culture, timezone, on_progr
             except Exception:
                 pass   # the parse pass will report the file's problem
     messages = run.setup_time(samples)
+    if not timezone:   # evidence in the collection, e.g. one Security event as local CSV time and UTC EVTX time
+        for cls in sorted({c for _, c in routed if c is not None and hasattr(c, "time_zone_evidence")},
+                          key=lambda c: c.name):
+            try:
+                messages += cls.time_zone_evidence(run)
+            except Exception as exc:   # evidence is a bonus: without it local times stay as setup_time made them
+                messages.append(f"time zone evidence of {cls.name} could not be read: {type(exc).__name__}: {exc}")
 
     files_rows: list[dict] = []
     issues: list[Issue] = [Issue(path, None, "error", msg) for path, msg in coll.problems]

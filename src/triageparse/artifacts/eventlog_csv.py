@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import io
 import re
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -25,6 +25,9 @@ from .base import Artifact, FileContext
 from .csvtables import CsvTable
 from .eventlog_common import ORIGIN_CSV, with_sentinel_columns
 from .eventlog_evtx import EVTX_MAGIC, read_batches
+
+if TYPE_CHECKING:
+    from ..convert import CollectionRun
 
 # Section heading (lower case) -> what its Security ID / Account Name / Account Domain / Logon ID mean.
 _TARGET_USER = {"security id": "TargetUserSid", "account name": "TargetUserName", "account domain": "TargetDomainName",
@@ -135,6 +138,12 @@ class SecurityEventsCsv(CsvTable):
                           "timegenerated"})
     path_hint = r"securityevents\.csv$"
 
+    @classmethod
+    def time_zone_evidence(cls, run: "CollectionRun") -> list[str]:
+        """Hook called by convert before parsing: the host's UTC offset from this file and Security.evtx."""
+        from .eventlog_timezone import time_zone_evidence
+        return time_zone_evidence(run)
+
     def transform(self, t: pa.Table, ctx: FileContext) -> pa.Table:
         t = self._drop_rows_in_security_evtx(t, ctx)
         if "MachineName" in t.column_names:
@@ -162,7 +171,7 @@ class SecurityEventsCsv(CsvTable):
     def _drop_rows_in_security_evtx(self, t: pa.Table, ctx: FileContext) -> pa.Table:
         if "EventRecordId" not in t.column_names:
             return t
-        known = security_evtx_records(ctx)
+        known = security_evtx_records(ctx.run)
         if known is None or not len(known):
             return t
         index = pc.cast(pc.if_else(pc.fill_null(pc.match_substring_regex(t.column("EventRecordId"), r"^\d+$"),
@@ -182,15 +191,14 @@ def security_evtx_members(members: Iterable[Member]) -> list[Member]:
     return [m for m in members if m.name.lower() == "security.evtx" and not m.refused and m.head.startswith(EVTX_MAGIC)]
 
 
-def security_evtx_records(ctx: FileContext) -> pa.Table | None:
+def security_evtx_records(run: "CollectionRun") -> pa.Table | None:
     """EventRecordID and TimeCreated (UTC) of every Security-channel record in the collection's Security.evtx.
 
     Read once per collection (one extra pass of the Rust reader over the log) and shared.
     """
-    shared = ctx.run.shared
-    if SECURITY_EVTX_KEY not in shared:
-        shared[SECURITY_EVTX_KEY] = _read_security_records(security_evtx_members(ctx.run.collection.members))
-    return shared[SECURITY_EVTX_KEY]
+    if SECURITY_EVTX_KEY not in run.shared:
+        run.shared[SECURITY_EVTX_KEY] = _read_security_records(security_evtx_members(run.collection.members))
+    return run.shared[SECURITY_EVTX_KEY]
 
 
 _RECORD_TIMES_SQL = """

@@ -1,0 +1,106 @@
+"""The host's UTC offset from evidence: the same Security event in SecurityEvents.csv and Security.evtx.
+
+``SecurityEvents.csv`` (Get-EventLog) writes ``TimeGenerated`` as local wall-clock time; the same
+record in ``Security.evtx`` (``Index`` = ``EventRecordID``) carries ``TimeCreated`` in UTC. Their
+difference is the offset the host used for that moment. A window that crosses a daylight-saving
+change shows two offsets; then the IANA zone that gives each matched record its observed offset
+is used, so every local time of the collection is converted with the right one.
+
+convert.py calls ``SecurityEventsCsv.time_zone_evidence(run)`` (a hook any parser class may have)
+after the date culture is known and before any file is parsed, unless ``--timezone`` was given.
+"""
+from __future__ import annotations
+
+import collections
+import datetime as dt
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo, available_timezones
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..formats.dates import LocalTime
+from ..formats.pscsv import read_pscsv
+from .eventlog_csv import SecurityEventsCsv, security_evtx_records
+
+if TYPE_CHECKING:
+    from ..convert import CollectionRun
+
+OFFSET_STEP_MINUTES = 15      # every UTC offset in use is a multiple of 15 minutes
+MAX_PAIRS_CHECKED = 5000
+
+
+def matched_offsets(run: "CollectionRun") -> list[tuple[dt.datetime, int]]:
+    """(UTC time, local - UTC in minutes) of every record found in both SecurityEvents.csv and Security.evtx."""
+    evtx = security_evtx_records(run)
+    csv_members = [m for m in run.collection.members
+                   if not m.refused and m.lower.endswith("securityevents.csv") and SecurityEventsCsv.claim(m) > 0]
+    if evtx is None or not len(evtx) or not csv_members:
+        return []
+    naive = LocalTime(run.localtime.pattern)          # no offset: local strings read as if they were UTC
+    pairs = []
+    for member in csv_members:
+        result, batches = read_pscsv(member.open, member.head)
+        for batch in batches:
+            names = {n.lower(): n for n in batch.table.column_names}
+            if "index" not in names or "timegenerated" not in names:
+                break
+            index = batch.table.column(names["index"]).combine_chunks()
+            ok = pc.fill_null(pc.match_substring_regex(index, r"^\d+$"), False)
+            local, _ = naive.parse(batch.table.column(names["timegenerated"]).combine_chunks())
+            t = pa.table({"EventRecordId": pc.cast(pc.if_else(ok, index, pa.scalar(None, pa.string())), pa.int64()),
+                          "Local": local})
+            joined = t.join(evtx, "EventRecordId", join_type="inner")
+            for rid, loc, utc in zip(*(joined.column(c).to_pylist() for c in ("EventRecordId", "Local", "TimeCreated"))):
+                if loc is None or utc is None:
+                    continue
+                utc = utc.replace(tzinfo=dt.timezone.utc) if utc.tzinfo is None else utc
+                minutes = (loc.replace(tzinfo=dt.timezone.utc) - utc).total_seconds() / 60
+                pairs.append((utc, OFFSET_STEP_MINUTES * round(minutes / OFFSET_STEP_MINUTES)))
+    return pairs
+
+
+def zone_for(pairs: list[tuple[dt.datetime, int]]) -> str | None:
+    """The first IANA zone (alphabetically) whose UTC offset at each matched time is the one observed.
+
+    Zones that agree inside the matched window convert its local times alike; outside it (older files)
+    their histories may differ, which is why the zone is named on the Collection row.
+    """
+    sample = pairs if len(pairs) <= MAX_PAIRS_CHECKED else pairs[:: len(pairs) // MAX_PAIRS_CHECKED + 1]
+    for name in sorted(available_timezones()):
+        try:
+            zone = ZoneInfo(name)
+        except (KeyError, ValueError, OSError):
+            continue
+        if all(_fits(zone, utc, off) for utc, off in sample):
+            return name
+    return None
+
+
+def _fits(zone: ZoneInfo, utc: dt.datetime, offset_minutes: int) -> bool:
+    return utc.astimezone(zone).utcoffset() == dt.timedelta(minutes=offset_minutes)
+
+
+def time_zone_evidence(run: "CollectionRun") -> list[str]:
+    """Set the collection's UTC offset (or DST-aware zone) from matched records; messages for the user."""
+    pairs = matched_offsets(run)
+    if not pairs:
+        return []
+    counts = collections.Counter(off for _, off in pairs)
+    pattern = run.localtime.pattern
+    newest_offset = max(pairs)[1]
+    run.tz_source = "evidence"
+    run.offset_minutes = newest_offset
+    if len(counts) == 1:
+        run.localtime = LocalTime(pattern, None, newest_offset)
+        return []
+    zone = zone_for(pairs)
+    if zone is not None:
+        run.localtime = LocalTime(pattern, ZoneInfo(zone), None)
+        run.timezone_arg = run.timezone_arg or zone
+        return []
+    common = counts.most_common(1)[0][0]
+    run.offset_minutes = common
+    run.localtime = LocalTime(pattern, None, common)
+    return [f"SecurityEvents.csv against Security.evtx gives several UTC offsets ({dict(counts)} minutes: records) "
+            f"that no time zone explains; used {common:+d} minutes for every local time; pass --timezone to be sure"]
