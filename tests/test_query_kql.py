@@ -182,3 +182,10 @@ def test_lists_come_back_as_json_text_like_other_dynamic_values(out):
     df = triageparse.query(out, "DnsCacheEntry | where Computer == 'WS03' | summarize Names = make_list(Entry)")
     assert str(df["Names"].dtype) == "string"
     assert sorted(json.loads(df["Names"][0])) == ["login.live.com", "www.google.com"]
+
+
+def test_cli_explain_prints_the_sql_also_for_joins(out, capsys):
+    assert main(["query", str(out), "DnsCacheEntry | join kind=inner (TcpConnection | project Computer) on Computer"
+                 " | count", "--explain"]) == 0
+    sql = capsys.readouterr().out
+    assert "read_parquet" not in sql and '"DnsCacheEntry"' in sql and "JOIN" in sql.upper()

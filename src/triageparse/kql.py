@@ -164,6 +164,19 @@ def run_arrow(out: str | Path, kql: str, con=None) -> pa.Table:
     return _normalize(table)
 
 
+def to_sql(out: str | Path, kql: str) -> str:
+    """The DuckDB SQL that ``kql`` becomes over ``out`` (joins need the tables' columns, hence ``out``)."""
+    import duckdb
+    import duckdb_kql
+    from duckdb_kql.engine import schema
+
+    con = connect(out)
+    try:
+        return str(duckdb_kql.to_sql(kql, schema=schema(con)))
+    except (duckdb_kql.KqlError, duckdb.Error) as exc:
+        raise _explain(exc, kql, datasets(out)) from exc
+
+
 def _normalize(table: pa.Table) -> pa.Table:
     """Results as ADX would type them: naive timestamps (``bin()``) labelled UTC, since KQL time is UTC;
     lists and structs (``make_list``) as JSON text, like every other dynamic value here."""
@@ -349,8 +362,7 @@ def _cmd_query(args: argparse.Namespace) -> int:
     kql = Path(args.file).read_text(encoding="utf-8") if args.file else args.kql
     try:
         if args.explain:
-            import duckdb_kql
-            print(duckdb_kql.to_sql(kql))
+            print(to_sql(args.out, kql))
             return 0
         _write_result(run_arrow(args.out, kql), args.format, args.output)
     except BrokenPipeError:              # `triageparse query ... | head`: the reader had enough
