@@ -299,3 +299,14 @@ def test_openfiles_prose_in_another_language_is_still_openfiles_output(tmp_path)
     f = files(out)["Connections/RemotelyOpenedFiles.txt"]
     assert (f["Parser"], f["RowsWritten"], f["RowsRejected"]) == ("console_tool", 0, 0)
     assert rows(out, "OpenFile") == []
+
+
+def test_qwinsta_header_separated_by_single_spaces(tmp_path):
+    # Some localised builds print the header words one space apart; the rows stay aligned under them.
+    text = ("\n".join([
+        " セッション名 ユーザー名 ID 状態 種類 デバイス",
+        " console     alice       1 Active",
+        " rdp-tcp              65536 Listen",
+    ]) + "\n")
+    summary, out = convert_files(tmp_path, {"Connections/RDPSessions.txt": u16(text)})
+    assert _rdp(out) == [("console", "alice", 1, "Active", "", False), ("rdp-tcp", "", 65536, "Listen", "", False)]

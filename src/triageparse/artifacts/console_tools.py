@@ -92,7 +92,8 @@ def sniff_tool(member: Member) -> Sniffed | None:
         # F3a: ConvertTo-Csv of the tool's output strings; only the name tells which tool it was.
         return Sniffed(hinted[0], True, False) if hinted else None
     header = _words(text[0])
-    first = header[0] if header else ""
+    tokens = text[0].replace(",", " ").lstrip(" >").upper().split()
+    firsts = {header[0] if header else "", tokens[0] if tokens else ""}   # some UIs separate headers by one space
     for i, line in enumerate(lines):
         if is_rule(line) and "=" in line and i and lines[i - 1].strip():
             words = set(_words(lines[i - 1]))
@@ -106,12 +107,12 @@ def sniff_tool(member: Member) -> Sniffed | None:
     if any(x.lstrip(",").startswith("INFO:") for x in text[:3]) and \
             (OPENFILES in hinted or any("openfiles" in x.lower() for x in text)):
         return Sniffed(OPENFILES, pseudo, True)
-    if first in USER_WORDS:
+    if firsts & USER_WORDS:
         return Sniffed(QUERY_USER, pseudo, True)
-    if first in SESSION_WORDS:
+    if firsts & SESSION_WORDS:
         return Sniffed(QWINSTA, pseudo, True)
-    if hinted and hinted[0] in (QUERY_USER, QWINSTA) and len(header) == hinted[0].columns \
-            and not any(_DIGITS.match(w) for w in header):
+    if hinted and hinted[0] in (QUERY_USER, QWINSTA) and hinted[0].columns in (len(header), len(tokens)) \
+            and not any(_DIGITS.match(w) for w in tokens):
         return Sniffed(hinted[0], pseudo, False)       # a localisation we have no words for
     if hinted and hinted[0] is OPENFILES:
         return Sniffed(OPENFILES, pseudo, False)       # prose only, in a language we have no words for

@@ -148,7 +148,9 @@ class Layout:
         return out
 
     def _column_of(self, seg: Span) -> int:
-        best = max(range(len(self.spans)), key=lambda i: (self.spans[i].overlap(seg), -i))
+        # Most overlap wins; on a tie, the column the value is aligned with (left or right edge).
+        best = max(range(len(self.spans)), key=lambda i: (
+            self.spans[i].overlap(seg), self.spans[i].start == seg.start or self.spans[i].end == seg.end, -i))
         if self.spans[best].overlap(seg):
             return best
         return min(range(len(self.spans)), key=lambda i: (self.spans[i].distance(seg), i))
