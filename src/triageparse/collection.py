@@ -157,7 +157,7 @@ class Member:
                         self._head = f.read(HEAD_BYTES)
                 except ARCHIVE_ERRORS as exc:   # damaged from the start: nothing to route or parse
                     self._head = b""
-                    self.refused = f"damaged in the archive, cannot be read ({exc})"
+                    self.refused = f"damaged or unreadable, cannot be read at all ({exc})"
         return self._head
 
     def _finish_hash(self, h, n: int) -> None:
