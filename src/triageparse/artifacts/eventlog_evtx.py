@@ -105,13 +105,15 @@ def _security_sql(field_names: list[str]) -> str:
     """
     struct = "{" + ", ".join(f'"{n}": "VARCHAR"' for n in field_names) + "}"
     # Security events that use <UserData> (1102 log cleared, 1100, 1104 …) carry their fields one level down.
-    fields = "coalesce(EventDataJson, json_extract(UserDataJson, '$.*')[1])"
+    fields = (f"CASE WHEN EventDataJson IS NOT NULL THEN from_json(EventDataJson, '{struct}') "
+              f"ELSE from_json(json_extract(UserDataJson, '$.*')[1], '{struct}') END")
     xml = "replace(replace(replace(EventDataJson, '&', '&amp;'), '<', '&lt;'), '>', '&gt;')"
     xml = f"""replace(replace({xml}, '":null,"', '":"","'), '":null}}', '":""}}')"""
     xml = f"""regexp_replace({xml}, '([^\\\\])":(-?[0-9][^,}}"]*|true|false)([,}}])', '\\1":"\\2"\\3', 'g')"""
     xml = f"""replace(replace(replace({xml}, '":"', '">'), '","', '</Data><Data Name="'), '"}}', '</Data>')"""
-    xml = (f"""replace(replace(replace(replace(replace(replace(replace({xml}, '\\\\', chr(1)), '\\"', '"'), """
-           f"""'\\n', chr(10)), '\\r', chr(13)), '\\t', chr(9)), '\\/', '/'), chr(1), '\\')""")
+    # JSON string escapes, undone only where there is a backslash at all (most values have none).
+    unescaped = ("""replace(replace(replace(replace(replace(replace(replace(x, '\\\\', chr(1)), '\\"', '"'), """
+                 """'\\n', chr(10)), '\\r', chr(13)), '\\t', chr(9)), '\\/', '/'), chr(1), '\\')""")
     flat = " AND ".join([
         "starts_with(EventDataJson, '{\"')",
         "NOT regexp_matches(EventDataJson, '\":[{\\[]')",                       # nested values
@@ -120,11 +122,15 @@ def _security_sql(field_names: list[str]) -> str:
         "NOT contains(EventDataJson, '\\\":\"')", "NOT contains(EventDataJson, '\\\",\"')",
         "NOT contains(EventDataJson, '\\\"}')"])
     return f"""
-    SELECT ord, from_json({fields}, '{struct}') AS f,
+    WITH marked AS (
+      SELECT ord, EventDataJson, UserDataJson, CASE WHEN {flat} THEN {xml} END AS x FROM rows
+    )
+    SELECT ord, {fields} AS f,
       CASE WHEN EventDataJson = '{{}}' THEN '<EventData xmlns="{EVENT_NS}"></EventData>'
-           WHEN {flat} THEN '<EventData xmlns="{EVENT_NS}"><Data Name="' || substr({xml}, 3) || '</EventData>'
+           WHEN x IS NOT NULL THEN '<EventData xmlns="{EVENT_NS}"><Data Name="'
+                || substr(CASE WHEN contains(x, '\\') THEN {unescaped} ELSE x END, 3) || '</EventData>'
       END AS EventData
-    FROM rows
+    FROM marked
     """
 
 
