@@ -197,6 +197,9 @@ def test_f1_text_only_collection_fills_the_csv_tables(tmp_path):
     assert sorted(by_pid) == [0, 912, 4508, 7777] and len(processes) == 4       # each PID written once
     assert by_pid[912]["CommandLine"] == "C:\\Windows\\system32\\svchost.exe -k DcomLaunch -p"
     assert by_pid[912]["SourceFile"] == "ProcessInformation/CommandlineInformation.txt"
+    assert json.loads(by_pid[912]["AdditionalFields"]) == {      # the detailed list's facts travel along
+        "StartTime": "3/14/2023 8:01:12 AM", "PriorityClass": "Normal", "HandleCount": "1242",
+        "DetailsFrom": "ProcessInformation/ProcessListDetailed.txt"}
     assert by_pid[7777]["SourceFile"] == "ProcessInformation/ProcessListDetailed.txt"
     assert by_pid[7777]["Path"] == "C:\\Users\\Public\\evil.exe"
     assert by_pid[4508]["SourceFile"] == "ProcessInformation/ProcessList.txt" and by_pid[4508]["Name"] == "AggregatorHost"

@@ -479,6 +479,10 @@ class SmbShareText(TextRendering):
     winners = ("smb_share_csv",)
 
 
+# Facts of Get-Process (ProcessListDetailed.txt) worth keeping with a command-line row of the same PID.
+PROCESS_DETAILS = ("StartTime", "Company", "Description", "Product", "ProductVersion", "FileVersion",
+                   "PriorityClass", "SI", "SessionId", "HandleCount", "WorkingSet64", "CPU", "MainWindowTitle")
+
 # Processes (F0/F1): three renderings of one process list. The command-line file is the richest
 # in what matters (command line, path); the detailed list adds PIDs it lacks; the tables last.
 PROCESS_WINNERS = ("process_list_csv", "process_commandline_txt", "process_detail_txt", "process_table_txt")
@@ -493,6 +497,32 @@ class ProcessCommandLineText(TextRendering):
     path_hint = r"commandlineinformation\.txt$"
     key = ("ProcessId",)
     winners = PROCESS_WINNERS[:1]
+
+    def parse(self, member, ctx):
+        self._details = self._process_details(member, ctx)
+        super().parse(member, ctx)
+
+    def transform(self, row, raw):
+        # The detailed list of the same collection knows what Win32_Process here lacks (start time,
+        # company, …); its rows for these PIDs are not written, so their facts travel with this row.
+        extra = getattr(self, "_details", {}).get(_norm(row.get("ProcessId")))
+        if extra:
+            row["AdditionalFields"] = extra
+        return (row,)
+
+    @staticmethod
+    def _process_details(member: Member, ctx: FileContext) -> dict[str, dict[str, str]]:
+        details: dict[str, dict[str, str]] = {}
+        for other, cls in routes(ctx):
+            if cls is ProcessDetailText and not is_empty_text(other.head):
+                for _, row in cls().records(other):
+                    facts = {k: row[k] for k in PROCESS_DETAILS if row.get(k) not in (None, "")}
+                    if facts:
+                        details.setdefault(_norm(row.get("ProcessId")), {**facts, "DetailsFrom": other.path})
+        if details:
+            ctx.note(f"start time, company and other facts of {len(details)} process(es) taken from "
+                     "the detailed process list")
+        return details
 
 
 class ProcessDetailText(TextRendering):
