@@ -345,3 +345,37 @@ def test_columns_dropped_at_a_narrow_width_make_the_file_lossy_and_still_match_t
     assert sorted(got) == [(49721, "198.51.100.23", CSV_DIR), (50001, None, "Connections")]
     f = files(out)["Connections/OpenConnections.txt"]
     assert f["Status"] == "lossy" and "remoteaddress" in f["Detail"]
+
+
+OFFICE = (
+    "\n\n"
+    "    Hive: HKEY_USERS\\S-1-5-21-1-2-3-1001\\SOFTWARE\\Microsoft\\Office\\16.0\\Common\\Internet\\Server Cache\n"
+    "\n\n"
+    "Name                           Property\n"
+    "----                           --------\n"
+    "https://contoso-my.sharepoint… Type       : 1\n"
+    "                               Expiration : {21, 77, 115, 157...}\n"
+    "http://198.51.100.23/          Type : 2\n"
+    "\n\n")
+
+
+def test_office_server_cache_table_fills_office_connection(tmp_path):
+    summary, out = convert_files(tmp_path, {"Connections/ConnectionsMadeByOffice.txt": u16(OFFICE)})
+    got = [(r["PSChildName"], r["ValueCount"], json.loads(r["AdditionalFields"])) for r in rows(out, "OfficeConnection")]
+    assert got == [("https://contoso-my.sharepoint…", 2, {"Truncated": True, "Values": {
+                        "Type": "1", "Expiration": "{21, 77, 115, 157...}"}}),
+                   ("http://198.51.100.23/", 1, {"Values": {"Type": "2"}})]
+    assert rows(out, "NetworkShare") == []
+
+
+def test_registry_item_lists_of_other_keys_are_not_taken_for_run_keys(tmp_path):
+    # F0-F2 ConnectionsMadeByOffice.txt: Get-ItemProperty of the Server Cache key, a Format-List of
+    # registry-item labels like Win32RegRunKey.txt; it must not become Autorun rows.
+    text = fl([[("Version", "16.0"), ("PSPath", "Microsoft.PowerShell.Core\\Registry::HKEY_CURRENT_USER\\SOFTWARE\\"
+                                                "Microsoft\\Office\\16.0\\Common\\Internet\\Server Cache"),
+                ("PSParentPath", "Microsoft.PowerShell.Core\\Registry::HKEY_CURRENT_USER\\SOFTWARE\\Microsoft\\Office"
+                                 "\\16.0\\Common\\Internet"),
+                ("PSChildName", "Server Cache"), ("PSDrive", "HKCU"), ("PSProvider", "Microsoft.PowerShell.Core\\Registry")]])
+    summary, out = convert_files(tmp_path, {"Connections/ConnectionsMadeByOffice.txt": u16(text)})
+    assert rows(out, "Autorun") == []
+    assert files(out)["Connections/ConnectionsMadeByOffice.txt"]["Parser"] != "reg_run_key_txt"

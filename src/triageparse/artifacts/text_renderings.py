@@ -55,6 +55,7 @@ class TextRendering(Artifact):
     key: ClassVar[tuple[str, ...]] = ()                # contract columns identifying a row across renderings
     winners: ClassVar[tuple[str, ...]] = ()            # artifacts whose rows win; own name = earlier files
     view: ClassVar[frozenset[str]] = frozenset()       # columns of the default table view, when all fit
+    content_hint: ClassVar[str] = ""                   # regex the (lower-case) text must hold, when labels are generic
 
     # -- routing --------------------------------------------------------------------------------
     @classmethod
@@ -65,6 +66,8 @@ class TextRendering(Artifact):
             return 40 if cls.path_hint and re.search(cls.path_hint, member.lower) else 0
         labels = head_labels(member, cls.shape)
         if not cls.required <= labels or cls.forbidden & labels:
+            return 0
+        if cls.content_hint and not re.search(cls.content_hint, read_text(member.head).lower()):
             return 0
         return 50 + len(cls.required) + (10 if cls.path_hint and re.search(cls.path_hint, member.lower) else 0)
 
@@ -340,6 +343,7 @@ class RegRunKeyText(TextRendering):
     tables = ("Autorun",)
     table = "Autorun"
     required = frozenset({"pspath", "pschildname", "psprovider"})
+    content_hint = r"(?m)^pschildname +: run(once)?\s*$"      # registry-item labels alone fit any key
     path_hint = r"win32regrunkey\.txt$"
     winners = ("reg_run_key_csv",)
 
@@ -552,21 +556,16 @@ class ProcessTableText(TextRendering):
 _PROPERTY = re.compile(r"^(?P<name>.*?)\s+:(?: (?P<value>.*))?$")
 
 
-class NetworkShareText(TextRendering):
-    """``NetworkShares.txt``: ``Get-ChildItem`` of MountPoints2 as a registry table.
+class RegistryKeyTable(TextRendering):
+    """``Get-ChildItem`` of a registry key, as the default table.
 
-    Under a ``Hive:`` group header, one key per row; its values are ``name : value`` lines in the
-    Property column, continued on rows with an empty Name cell. Key names cut with ``...`` keep the
-    visible part and are flagged.
+    Under a ``Hive:`` group header, one sub-key per row; its values are ``name : value`` lines in
+    the Property column, continued on rows with an empty Name cell. Key names cut with ``...`` keep
+    the visible part and are flagged.
     """
-    name = "network_share_txt"
-    tables = ("NetworkShare",)
-    table = "NetworkShare"
     shape = "table"
     required = frozenset({"name", "property"})
-    path_hint = r"networkshares\.txt$"
     key = ("PSChildName",)
-    winners = ("network_share_csv",)
 
     def records(self, member, ctx=None):
         with member.open() as f:
@@ -603,5 +602,25 @@ class NetworkShareText(TextRendering):
         if values:   # a JSON object per key (a bare dict column would become one struct for all rows)
             out["AdditionalFields"] = {"Values": values}
         if row.truncated:
-            out["Truncated"] = True        # NetworkShare has no Truncated column: kept in AdditionalFields
+            out["Truncated"] = True        # no Truncated column in these tables: kept in AdditionalFields
         return out
+
+
+class NetworkShareText(RegistryKeyTable):
+    """``NetworkShares.txt``: the MountPoints2 sub-keys (one per mapped or mounted share)."""
+    name = "network_share_txt"
+    tables = ("NetworkShare",)
+    table = "NetworkShare"
+    content_hint = r"mountpoints2"
+    path_hint = r"networkshares\.txt$"
+    winners = ("network_share_csv",)
+
+
+class OfficeConnectionText(RegistryKeyTable):
+    """``ConnectionsMadeByOffice.txt`` (``Get-ChildItem`` form): the Office ``Server Cache`` sub-keys."""
+    name = "office_connection_txt"
+    tables = ("OfficeConnection",)
+    table = "OfficeConnection"
+    content_hint = r"server cache"
+    path_hint = r"connectionsmadebyoffice\.txt$"
+    winners = ("office_connection_csv",)
