@@ -10,7 +10,7 @@ export TRIAGEPARSE_CORPUS ?= $(abspath ../shared/corpus)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,kql,registry,adx]'
+	$(PY) -m pip install --quiet -e '.[dev,kql,registry,adx,notebook]'
 	@if [ -f package.json ]; then npm ci --silent --no-audit --no-fund; fi
 	touch $(STAMP)
 
