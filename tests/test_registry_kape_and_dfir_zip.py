@@ -6,6 +6,7 @@ present in the hive but missing from the live view.
 from __future__ import annotations
 
 import lzma
+import re
 import shutil
 from pathlib import Path
 
@@ -15,22 +16,8 @@ import pytest
 from psbytes import c8, zip_collection
 from triageparse import convert
 
-HIVE_NOT_LIVE_KQL = r"""
-let Normalised = Autorun
-| extend Key = tolower(Location)
-| extend Key = replace_regex(Key, @"^hkey_local_machine(\\.*)$", @"hklm\1")
-| extend Key = replace_regex(Key, @"^(hkey_users|hku)\\[^\\]+(\\.*)$", @"hkcu\2")
-| extend Key = replace_regex(Key, @"^hkey_current_user(\\.*)$", @"hkcu\1")
-| extend Entry = tolower(Name);
-let Live = Normalised | where Source != "RegistryHive" | distinct Computer, Key, Entry;
-let LiveHosts = Live | distinct Computer;
-Normalised
-| where Source == "RegistryHive" and Category in ("Run", "RunOnce") and Key matches regex @"\\currentversion\\run(once)?$"
-| join kind=inner LiveHosts on Computer
-| join kind=leftanti Live on Computer, Key, Entry
-| project Computer, CollectionId, Hive, User, Location, Name, Command, ValueType, LastWriteTime, SourceFile
-| order by Computer asc, Name asc
-"""
+HIVE_NOT_LIVE_KQL = re.search(r"```kql\n(.*?)```", (Path(__file__).resolve().parents[1] / "docs" /
+                                                  "persistence.md").read_text(), re.S).group(1)
 
 HOST = "WKS-WIN732BITA"
 SID = "S-1-5-21-2734969515-1644526556-1039763013-1001"     # root key of the corpus UsrClass.dat
