@@ -12,7 +12,11 @@ Modes (each in a fresh process; median wall time of --repeat runs, peak RSS):
   parse_only  triageparse's reader + DuckDB batch conversion + Parquet, on the file directly
   convert     ``triageparse.convert([file], out)``: also the temp copy, sha256, CollectedFile bookkeeping
 
-    .venv/bin/python bench/bench_evtx.py --sizes 256 1024 [--repeat 3]
+SecurityEvents.csv (--csv-rows N): a Get-EventLog CSV of N rows written by sample_data/make_collections.py
+(multi-line English messages, ~1 KB a record) inside a DFIR folder, against the pyarrow floor
+(read_csv with explicit types + write_table zstd, performance-baselines.md §2).
+
+    .venv/bin/python bench/bench_evtx.py --sizes 256 1024 [--repeat 3] [--csv-rows 1000000]
 """
 from __future__ import annotations
 
@@ -104,6 +108,29 @@ print(s.rows_written)
 """
 
 
+CSV_FLOOR = """
+import sys, pyarrow as pa, pyarrow.csv as c, pyarrow.parquet as pq
+names = ["EventID", "MachineName", "Data", "Index", "Category", "CategoryNumber", "EntryType", "Message", "Source",
+         "ReplacementStrings", "InstanceId", "TimeGenerated", "TimeWritten", "UserName", "Site", "Container"]
+types = {n: pa.string() for n in names}
+types.update(EventID=pa.int32(), CategoryNumber=pa.int32(), Index=pa.int64(), InstanceId=pa.int64())
+t = c.read_csv(sys.argv[1], parse_options=c.ParseOptions(newlines_in_values=True),
+               convert_options=c.ConvertOptions(column_types=types))
+pq.write_table(t, sys.argv[2], compression="zstd")
+print(t.num_rows)
+"""
+
+
+def security_events_csv(rows: int) -> Path:
+    folder = DATA / f"DFIR-EVCSV-2025-10-02-{rows}" / "DFIR-EVCSV-2025-10-02"
+    path = folder / "CSV Results (SIEM Import Data)" / "SecurityEvents.csv"
+    if not path.exists():
+        sys.path.insert(0, str(ROOT / "sample_data"))
+        from make_collections import write_big_csv
+        write_big_csv(path, "SecurityEvents", rows)
+    return path
+
+
 def count_records(path: Path) -> int:
     import evtx
     return sum(1 for _ in evtx.PyEvtxParser(str(path)).records_json())
@@ -113,9 +140,24 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", type=int, nargs="+", default=[256, 1024], help="file sizes in MiB")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--csv-rows", type=int, default=0, help="also SecurityEvents.csv with this many rows")
     args = ap.parse_args()
     results = {"method": __doc__.split("\n\n")[1].replace("\n", " "), "runs": {}}
+    if args.csv_rows:
+        path = security_events_csv(args.csv_rows)
+        floor = measure(CSV_FLOOR, str(path), str(DATA / "evcsv_floor.parquet"), repeat=args.repeat)
+        ours = measure(CONVERT, str(path.parents[1]), str(DATA / "evcsv_out"), repeat=args.repeat)
+        row = {"rows": args.csv_rows, "bytes": path.stat().st_size, "floor": floor, "convert": ours,
+               "convert_x_floor": round(ours["seconds"] / floor["seconds"], 2),
+               "rows_per_s": round(args.csv_rows / ours["seconds"]),
+               "floor_rows_per_s": round(args.csv_rows / floor["seconds"])}
+        results["security_events_csv"] = row
+        print(f"SecurityEvents.csv {args.csv_rows:,} rows: floor {floor['seconds']} s ({floor['peak_rss_mib']} MiB); "
+              f"convert {ours['seconds']} s = {row['convert_x_floor']}x ({ours['peak_rss_mib']} MiB, "
+              f"{row['rows_per_s']:,} rows/s)", flush=True)
     for mb in args.sizes:
+        if mb <= 0:
+            continue
         path = build_big_file(DATA / f"mix_{mb}m.evtx", mb)
         records = count_records(path)
         out = str(DATA / f"evtx_out_{mb}")

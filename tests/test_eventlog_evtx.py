@@ -415,3 +415,14 @@ def test_a_record_that_is_not_json_is_kept_whole_in_raw_event_data():
     assert rows.column("RawEventData").to_pylist() == [None, "not json"]
     assert rows.column("EventRecordId").to_pylist() == [1, 2]          # header record id when System has none
     assert rows.column("TimeGenerated")[0].as_py() == dt.datetime(2020, 1, 1, 0, 0, 0, 123456, tzinfo=dt.timezone.utc)
+
+
+def test_a_log_cut_inside_its_file_header_is_one_issue_not_an_abort(corpus, tmp_path):
+    data = (corpus / "evtx/shared/EDGE_tiny_or_empty/velociraptor__Security_1_record.evtx").read_bytes()
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "Security.evtx").write_bytes(data[:100])
+    summary = triageparse.convert([tmp_path / "in"], tmp_path / "out")
+    files = _table(tmp_path / "out", "CollectedFile").to_pylist()
+    assert [(f["Parser"], f["Status"], f["RowsRejected"]) for f in files] == [("evtx", "lossy", 1)]
+    issues = _table(tmp_path / "out", "ParseIssue").to_pylist()
+    assert any("file header" in i["Reason"] for i in issues) and summary.collections[0].errors == 1

@@ -291,7 +291,15 @@ class EvtxLog(Artifact):
 def read_batches(path: Path | str, ctx: FileContext | None = None,
                  batch_records: int = BATCH_RECORDS) -> Iterator[_Batch]:
     """Every readable record of an EVTX file, in batches; each raise of the parser is one ParseIssue."""
-    records = evtx.PyEvtxParser(str(path)).records_json()
+    try:
+        records = evtx.PyEvtxParser(str(path)).records_json()
+    except (OSError, RuntimeError, ValueError) as exc:     # the file header itself cannot be read
+        if ctx is None:
+            raise
+        ctx.read(1)
+        ctx.reject(None, f"not a readable EVTX file (the file header is damaged or cut short): {exc}")
+        ctx.lossy = True
+        return
     docs: list[str] = []
     ids: list[int] = []
     consecutive = 0
