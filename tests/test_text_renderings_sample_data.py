@@ -111,3 +111,13 @@ def test_every_family_layout_fills_the_tables_once(family, sample_data, tmp_path
         assert {r["SourceFile"] for r in rows(out, "PnpDevice")} >= {"SIEMImport/RunningServices.csv"}
     else:
         assert len(services) == 1 and services.pop().endswith("RunningServices.csv")
+
+
+def test_a_text_file_whose_rows_the_csv_already_wrote_is_marked_superseded(tmp_path, sample_data):
+    import pyarrow.dataset as ds
+    out = tmp_path / "out"
+    triageparse.convert([sample_data / DEMO], out)
+    files = {r["SourceFile"]: r for r in ds.dataset(out / "CollectedFile").to_table().to_pylist()}
+    dns_txt = files["Connections/DNSCache.txt"]
+    assert (dns_txt["Status"], dns_txt["RowsWritten"]) == ("superseded", 0)
+    assert "DNSCache.csv" in dns_txt["Detail"]

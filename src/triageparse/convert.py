@@ -313,7 +313,8 @@ def _convert_collection(coll: Collection, out: Path, culture, timezone, on_progr
         else:
             try:
                 parser_for(cls).parse(m, ctx)
-                status = "lossy" if ctx.lossy else ("parsed" if ctx.rows_read or ctx.rows_written else "empty")
+                status = "lossy" if ctx.lossy else ("parsed" if ctx.rows_read or ctx.rows_written else
+                                                    "superseded" if ctx.superseded_by else "empty")
             except LimitExceeded as exc:   # a cap, or the archive cannot deliver the rest of the member
                 status = "refused"
                 ctx.read(1)               # the unread remainder counts as one lost record

@@ -84,6 +84,7 @@ class FileContext:
     details: list[str] = field(default_factory=list)
     lossy: bool = False
     placeholders: bool = False      # turn PowerShell type-name placeholders into nulls
+    superseded_by: str | None = None  # another file of the collection already holds these rows
 
     # -- facts about the collection -------------------------------------------------------------
     @property

@@ -274,6 +274,7 @@ class ConsoleTool(Artifact):
             if preferred is not None:
                 ctx.note(f"{found.tool.key} rows taken from {preferred.path} (aligned text); "
                          "this pseudo-CSV is not read again")
+                ctx.superseded_by = preferred.path
                 return
         rows = []
         for number, row in self._rows(member, found, ctx, quiet=False):

@@ -176,6 +176,7 @@ class DefenderExclusionsCsv(Artifact):
         if texts:
             ctx.note(f"superseded by {len(texts)} DefenderExclusions/Exclusion*.txt file(s), which name the "
                      "category; no rows from the pseudo-CSV")
+            ctx.superseded_by = ", ".join(texts)
             return
         if is_empty_text(member.head):
             ctx.note("0 bytes: no exclusions listed")

@@ -215,6 +215,7 @@ class TextRendering(Artifact):
         ctx.read(ctx.emit(self.table, batch))
         if skipped:
             ctx.note(f"{skipped} row(s) already written from {', '.join(winners)}; not written again")
+            ctx.superseded_by = ", ".join(winners)
 
 
 def _norm(value: object) -> str:
