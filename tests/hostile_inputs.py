@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import os
 import struct
-import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -151,11 +150,6 @@ def snapshot(root: Path, skip: Path | None = None) -> dict[str, tuple[int, int]]
             st = (here / name).lstat()
             out[str((here / name).relative_to(root))] = (st.st_size, st.st_mtime_ns)
     return out
-
-
-def temp_leftovers() -> set[str]:
-    """triageparse's private temp folders that still exist (local_path copies must be cleaned up)."""
-    return {p.name for p in Path(tempfile.gettempdir()).glob("triageparse-*")}
 
 
 def read_table(out: Path, table: str) -> list[dict]:

@@ -150,7 +150,7 @@ def test_fuzz_artifact_parser_never_raises_and_balances(cls):
         lambda i: st.tuples(st.just(paths[i]), st.one_of(mutated(seeds[i][1]), st.binary(max_size=4096)))))
     def check(case):
         path, data = case
-        with tempfile.TemporaryDirectory(prefix="triageparse-fuzz-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="fuzz-") as tmp:
             ctx = parse_bytes(cls, path, data, Path(tmp))
             assert ctx.rows_read == ctx.rows_written + ctx.rows_rejected, \
                 f"{cls.name}: read {ctx.rows_read}, written {ctx.rows_written}, rejected {ctx.rows_rejected}"
@@ -199,7 +199,7 @@ def damaged_collection(draw) -> bytes:
 @FUZZ
 @given(damaged_collection())
 def test_fuzz_damaged_demo_collection_converts_with_balanced_books(archive):
-    with tempfile.TemporaryDirectory(prefix="triageparse-fuzz-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="fuzz-") as tmp:
         tmp = Path(tmp)
         source = tmp / "DFIR-WS01-2025-10-02.zip"
         source.write_bytes(archive)
