@@ -292,6 +292,39 @@ def test_symlinks_inside_a_folder_source_are_not_followed(tmp_path):
     assert any("symbolic link" in i["Reason"] for i in result.issues_for("shadow.csv"))
 
 
+def test_pipes_and_folder_links_inside_a_folder_source_are_reported_not_read(tmp_path):
+    root = tmp_path / "DFIR-FOLDER01-2025-10-02"
+    (root / "CSV Results (SIEM Import Data)").mkdir(parents=True)
+    (root / "CSV Results (SIEM Import Data)" / "DNSCache.csv").write_bytes(DNSCACHE_CSV)
+    os.mkfifo(root / "blocks-forever.csv")          # reading it would hang the conversion
+    (root / "etc").symlink_to("/etc", target_is_directory=True)
+    result = run_convert([root], tmp_path / "out")
+    assert result.dns_entries() == sorted(DNS_ENTRIES)
+    assert any("not a regular file" in i["Reason"] for i in result.issues_for("blocks-forever.csv"))
+    assert any("symbolic link to a folder" in i["Reason"] for i in result.issues_for("etc"))
+
+
+def test_zip_with_undecodable_names_inside_a_folder_source_is_reported(tmp_path):
+    root = tmp_path / "DFIR-FOLDER01-2025-10-02"
+    (root / "CSV Results (SIEM Import Data)").mkdir(parents=True)
+    (root / "CSV Results (SIEM Import Data)" / "DNSCache.csv").write_bytes(DNSCACHE_CSV)
+    inner = rename_member_raw(zip_bytes([Entry("abc.txt", b"x")]), 0, b"a\xffc.txt", utf8_flag=True)
+    (root / "Browsers.zip").write_bytes(inner)
+    result = run_convert([root], tmp_path / "out")
+    assert result.dns_entries() == sorted(DNS_ENTRIES)
+    assert any("zip inside the folder could not be opened" in i["Reason"] for i in result.issues_for("Browsers.zip"))
+
+
+def test_folder_member_cap_holds_across_subfolders(tmp_path):
+    root = tmp_path / "many"
+    for folder in range(5):
+        (root / f"d{folder}").mkdir(parents=True)
+        for i in range(10):
+            (root / f"d{folder}" / f"{i}.txt").write_bytes(b"x")
+    members, _, problems, _ = open_source(root, Limits(max_members=15))
+    assert len(members) == 15 and "more than 15 files" in problems[0][1]
+
+
 def test_source_listing_is_bounded_by_the_member_cap(tmp_path):
     archive = tmp_path / "many.zip"
     archive.write_bytes(zip_bytes([Entry(f"f{i}.txt") for i in range(50)]))

@@ -439,6 +439,9 @@ def open_source(path: Path, limits: Limits, exclude: frozenset[str] = frozenset(
             if Path(dirpath) == path:
                 dirnames[:] = [d for d in dirnames if d not in exclude]
                 filenames = [f for f in filenames if f not in exclude]
+            for d in [d for d in dirnames if (Path(dirpath) / d).is_symlink()]:
+                problems.append(((Path(dirpath) / d).relative_to(path).as_posix(),
+                                 "symbolic link to a folder inside the folder; not followed"))
             dirnames.sort()
             for fn in sorted(filenames):
                 fp = Path(dirpath) / fn
@@ -447,23 +450,29 @@ def open_source(path: Path, limits: Limits, exclude: frozenset[str] = frozenset(
                     problems.append((rel, "symbolic link inside the folder; not followed"))
                     continue
                 if not fp.is_file():
+                    problems.append((rel, "not a regular file (pipe, socket or device); not read"))
                     continue
-                size = fp.stat().st_size
-                digest = sha256_file(fp)
+                try:
+                    size = fp.stat().st_size
+                    digest = sha256_file(fp)
+                except OSError as exc:
+                    problems.append((rel, f"cannot be read ({exc}); check the permissions of the evidence copy"))
+                    continue
                 ident.update(f"{rel}\0{digest}\n".encode())
                 m = Member(rel, size, (lambda fp=fp: open(fp, "rb")), budget, sha256=digest, read_size=size)
                 members.append(m)
                 if fn.lower().endswith(".zip"):
                     try:
                         zf = zipfile.ZipFile(fp)
-                    except (zipfile.BadZipFile, OSError) as exc:
+                    except ARCHIVE_ERRORS as exc:
                         m.warnings.append(f"zip inside the folder could not be opened: {exc}")
                     else:
                         spools.append(zf)
                         members.extend(_zip_members(zf, f"{rel}/", budget, 2, problems, spools))
                 if len(members) > limits.max_members:
                     problems.append((rel, f"folder has more than {limits.max_members:,} files; the rest is refused"))
-                    break
+                    del members[limits.max_members:]
+                    return members, ident.hexdigest(), problems, spools
         return members, ident.hexdigest(), problems, spools
     digest = sha256_file(path)
     if zipfile.is_zipfile(path) or path.suffix.lower() == ".zip":
