@@ -21,6 +21,7 @@ from .layout import COMPACTED_MARKER, COMPACTED_PREFIX, remove_collection_from_c
 FORMAT_VERSION = 1
 MARKER = "_triageparse.json"
 ROW_GROUP_ROWS = 128 * 1024
+ROW_GROUP_BYTES = 64 << 20     # wide rows (SecurityEvent with its EventData XML) flush sooner: bounded memory
 WRITER_OPTIONS = dict(compression="zstd", compression_level=1, use_dictionary=True, write_statistics=True,
                       data_page_version="1.0", version="2.6")
 
@@ -75,7 +76,7 @@ class CollectionSink:
         self.buffers.setdefault(table, []).append(t)
         self.buffered[table] = self.buffered.get(table, 0) + t.num_rows
         self.rows[table] = self.rows.get(table, 0) + t.num_rows
-        if self.buffered[table] >= ROW_GROUP_ROWS:
+        if self.buffered[table] >= ROW_GROUP_ROWS or sum(p.nbytes for p in self.buffers[table]) >= ROW_GROUP_BYTES:
             self._flush(table)
 
     def _flush(self, table: str) -> None:

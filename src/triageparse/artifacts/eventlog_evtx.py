@@ -289,8 +289,9 @@ class EvtxLog(Artifact):
 
 
 def read_batches(path: Path | str, ctx: FileContext | None = None,
-                 batch_records: int = BATCH_RECORDS) -> Iterator[_Batch]:
+                 batch_records: int | None = None) -> Iterator[_Batch]:
     """Every readable record of an EVTX file, in batches; each raise of the parser is one ParseIssue."""
+    batch_records = batch_records or BATCH_RECORDS
     try:
         records = evtx.PyEvtxParser(str(path)).records_json()
     except (OSError, RuntimeError, ValueError) as exc:     # the file header itself cannot be read
