@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from corpus_paths import corpus_dir
 from hostile_inputs import DNSCACHE_CSV, run_convert, snapshot
-from triageparse.artifacts.base import Artifact, FileContext, choose, registered
+from triageparse.artifacts.base import FileContext, choose, registered
 from triageparse.collection import Budget, Collection, Limits, Member, open_source, split_collections
 from triageparse.convert import CollectionRun
 from triageparse.formats.encoding import iter_lines, sniff
@@ -39,26 +39,34 @@ SEEDS_PER_ARTIFACT = 3
 
 # ---- mutations ---------------------------------------------------------------------------------
 
-@st.composite
-def mutated(draw, seed: bytes) -> bytes:
-    """``seed`` with a few byte flips, truncations, deletions, duplications and hostile insertions."""
+INSERTS = [b"\x00", b'"', b"\r", b"\n", b"\r\n", b",", b"\xef\xbb\xbf", b"\xff\xfe", b"\xff", b"\x00" * 4096, b"PK\x03\x04"]
+
+# One damage: (operation, where in per mille of the length, argument). Positions are relative so that a
+# failing example prints as a short recipe, not as megabytes of bytes.
+mutations = st.lists(st.tuples(st.sampled_from(["flip", "truncate", "delete", "duplicate", "insert"]),
+                               st.integers(0, 1000), st.integers(0, 4096)), min_size=1, max_size=6)
+
+
+def damage(seed: bytes, recipe: list[tuple[str, int, int]]) -> bytes:
+    """``seed`` with byte flips, truncations, deletions, duplications and hostile insertions."""
     data = bytearray(seed)
-    for _ in range(draw(st.integers(1, 6))):
-        at = draw(st.integers(0, len(data)))
-        op = draw(st.sampled_from(["flip", "truncate", "delete", "duplicate", "insert"]))
+    for op, permille, arg in recipe:
+        at = len(data) * permille // 1000
         if op == "flip" and data:
-            at = min(at, len(data) - 1)
-            data[at] ^= 1 << draw(st.integers(0, 7))
+            data[min(at, len(data) - 1)] ^= 1 << (arg % 8)
         elif op == "truncate":
             del data[at:]
         elif op == "delete":
-            del data[at:at + draw(st.integers(1, 4096))]
+            del data[at:at + arg + 1]
         elif op == "duplicate":
-            data[at:at] = data[at:at + draw(st.integers(1, 4096))]
-        else:
-            data[at:at] = draw(st.sampled_from([b"\x00", b'"', b"\r", b"\n", b"\r\n", b",", b"\xef\xbb\xbf",
-                                                b"\xff\xfe", b"\xff", b"\x00" * 4096, b"PK\x03\x04"]))
+            data[at:at] = data[at:at + arg + 1]
+        elif op == "insert":
+            data[at:at] = INSERTS[arg % len(INSERTS)]
     return bytes(data)
+
+
+def mutated(seed: bytes) -> st.SearchStrategy[bytes]:
+    return mutations.map(lambda recipe: damage(seed, recipe))
 
 
 def any_bytes_or_mutation_of(seeds: list[bytes]) -> st.SearchStrategy[bytes]:
@@ -124,9 +132,13 @@ def seeds_by_artifact() -> dict[str, list[tuple[str, bytes]]]:
     return seeds
 
 
-def parse_bytes(cls: type[Artifact], path: str, data: bytes, out: Path) -> FileContext:
-    """Run one parser on ``data`` through a FileContext built the way convert._convert_collection does."""
+def route_and_parse(path: str, data: bytes, out: Path) -> FileContext | None:
+    """Route ``data`` the way convert does (highest claim wins) and run that parser through a FileContext
+    built like convert._convert_collection builds it; None when no parser claims the bytes."""
     member = Member(path, len(data), lambda: io.BytesIO(data), Budget(Limits()))
+    cls, _ = choose(member)
+    if cls is None:
+        return None
     coll = Collection(Path("fuzz.zip"), "", [member], "0" * 64)
     run = CollectionRun(coll, out, None, None)
     ctx = FileContext(run, member, cls.name)
@@ -137,26 +149,32 @@ def parse_bytes(cls: type[Artifact], path: str, data: bytes, out: Path) -> FileC
     return ctx
 
 
-ARTIFACTS = sorted(registered(), key=lambda c: c.name)
+SEEDED = [c for c in sorted(registered(), key=lambda c: c.name) if c.name in seeds_by_artifact()]
 
 
-@pytest.mark.parametrize("cls", ARTIFACTS, ids=[c.name for c in ARTIFACTS])
+@pytest.mark.parametrize("cls", SEEDED, ids=[c.name for c in SEEDED])
 def test_fuzz_artifact_parser_never_raises_and_balances(cls):
-    seeds = seeds_by_artifact().get(cls.name) or [(f"fuzz/{cls.name}.bin", b"")]
-    paths = [p for p, _ in seeds]
+    """Mutations of real members of this parser, routed like convert routes them: whichever parser
+    takes the damaged bytes must not raise and must balance its books."""
+    seeds = seeds_by_artifact()[cls.name]
+    routed_here = []
 
     @FUZZ
-    @given(st.integers(0, len(seeds) - 1).flatmap(
-        lambda i: st.tuples(st.just(paths[i]), st.one_of(mutated(seeds[i][1]), st.binary(max_size=4096)))))
-    def check(case):
-        path, data = case
+    @given(st.sampled_from(range(len(seeds))), st.one_of(mutations, st.binary(max_size=4096)))
+    def check(seed, recipe_or_bytes):
+        path, original = seeds[seed]
+        data = recipe_or_bytes if isinstance(recipe_or_bytes, bytes) else damage(original, recipe_or_bytes)
         with tempfile.TemporaryDirectory(prefix="fuzz-") as tmp:
-            ctx = parse_bytes(cls, path, data, Path(tmp))
+            ctx = route_and_parse(path, data, Path(tmp))
+            if ctx is None:
+                return
+            routed_here.append(ctx.parser == cls.name)
             assert ctx.rows_read == ctx.rows_written + ctx.rows_rejected, \
-                f"{cls.name}: read {ctx.rows_read}, written {ctx.rows_written}, rejected {ctx.rows_rejected}"
+                f"{ctx.parser}: read {ctx.rows_read}, written {ctx.rows_written}, rejected {ctx.rows_rejected}"
             assert os.listdir(tmp) == [], "a parser wrote files itself instead of through ctx.emit"
 
     check()
+    assert any(routed_here), f"no fuzzed input reached {cls.name}: the test would prove nothing"
 
 
 def test_every_sample_artifact_has_a_mutation_seed():
@@ -178,31 +196,30 @@ def demo_members() -> tuple[tuple[str, bytes], ...]:
             (f"{root}Connections\\notes.txt", b"\xff\xfe" + "line one\r\nline two\r\n".encode("utf-16-le")))
 
 
-@st.composite
-def damaged_collection(draw) -> bytes:
-    """The demo collection with members deleted, member bytes damaged, and sometimes the zip cut."""
-    members = list(demo_members())
-    keep = draw(st.lists(st.booleans(), min_size=len(members), max_size=len(members)))
-    chosen = [m for m, k in zip(members, keep) if k] or members[:1]
-    damaged = set(draw(st.lists(st.integers(0, len(chosen) - 1), max_size=3)))
+def build_damaged_collection(deleted: list[int], member_damage: dict[int, list], archive_damage: list | None) -> bytes:
+    """The demo collection without the ``deleted`` members, with ``member_damage`` applied to member bytes
+    and ``archive_damage`` (transfer damage: flips, cuts) to the compressed archive."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for i, (name, data) in enumerate(chosen):
-            zf.writestr(zipfile.ZipInfo(name, (2025, 10, 2, 12, 0, 0)),
-                        draw(mutated(data)) if i in damaged else data, zipfile.ZIP_DEFLATED)
-    archive = buf.getvalue()
-    if draw(st.booleans()):
-        archive = draw(mutated(archive))     # transfer damage: flips or cuts in the compressed bytes
-    return archive
+        for i, (name, data) in enumerate(demo_members()):
+            if i not in deleted:
+                data = damage(data, member_damage[i]) if i in member_damage else data
+                zf.writestr(zipfile.ZipInfo(name, (2025, 10, 2, 12, 0, 0)), data, zipfile.ZIP_DEFLATED)
+    return damage(buf.getvalue(), archive_damage) if archive_damage else buf.getvalue()
+
+
+def member_index() -> st.SearchStrategy[int]:
+    return st.integers(0, len(demo_members()) - 1)
 
 
 @FUZZ
-@given(damaged_collection())
-def test_fuzz_damaged_demo_collection_converts_with_balanced_books(archive):
+@given(st.lists(member_index(), max_size=8), st.dictionaries(member_index(), mutations, max_size=3),
+       st.one_of(st.none(), mutations))
+def test_fuzz_damaged_demo_collection_converts_with_balanced_books(deleted, member_damage, archive_damage):
     with tempfile.TemporaryDirectory(prefix="fuzz-") as tmp:
         tmp = Path(tmp)
         source = tmp / "DFIR-WS01-2025-10-02.zip"
-        source.write_bytes(archive)
+        source.write_bytes(build_damaged_collection(deleted, member_damage, archive_damage))
         out = tmp / "out"
         before = snapshot(tmp)
         result = run_convert([source], out, Limits(max_total_bytes=256 << 20))
