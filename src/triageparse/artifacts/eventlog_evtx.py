@@ -19,10 +19,9 @@ from __future__ import annotations
 
 import concurrent.futures
 import re
-import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 from xml.sax.saxutils import escape, quoteattr
 
 import duckdb
@@ -87,50 +86,58 @@ FROM parsed
 """
 
 
+# EventData JSON -> <Data> markup, as steps over the flat rows. Each step rewrites only the rows that need
+# it (the test is far cheaper than the rewrite); x is the text so far.
+_XML_STEPS = (
+    # 1. XML escapes (&, <, > are not JSON syntax; the Rust parser never writes them as \u escapes)
+    r"""CASE WHEN regexp_matches(x, '[&<>]') THEN replace(replace(replace(x, '&', '&amp;'), '<', '&lt;'), '>', '&gt;')
+        ELSE x END""",
+    # 2. null -> "" and numbers / booleans quoted; the key's last character is not a backslash, so a
+    #    match never starts inside a string
+    r"""CASE WHEN contains(x, '":null') THEN replace(replace(x, '":null,"', '":"","'), '":null}', '":""}')
+        ELSE x END""",
+    r"""CASE WHEN regexp_matches(x, '":[-0-9tf]')
+        THEN regexp_replace(x, '([^\\])":(-?[0-9][^,}"]*|true|false)([,}])', '\1":"\2"\3', 'g') ELSE x END""",
+    # 3. the markup
+    r"""replace(replace(replace(x, '":"', '">'), '","', '</Data><Data Name="'), '"}', '</Data>')""",
+    # 4. JSON string escapes, \\ last through a placeholder
+    r"""CASE WHEN contains(x, '\') THEN replace(replace(replace(replace(replace(replace(replace(x, '\\', chr(1)),
+        '\"', '"'), '\n', chr(10)), '\r', chr(13)), '\t', chr(9)), '\/', '/'), chr(1), '\') ELSE x END""",
+)
+# Rows the plain steps cannot render faithfully go to json_to_xml: objects and arrays (unnamed <Data>,
+# attributes), <Binary>, \u \b \f escapes (control characters), and a string value that ends in an
+# escaped quote followed by :" ," or } (step 3 would take it for markup).
+_FLAT = " AND ".join((
+    """starts_with(EventDataJson, '{"')""",
+    r"""NOT regexp_matches(EventDataJson, '":[{\[]')""",
+    r"""NOT regexp_matches(replace(EventDataJson, '\\', ''), '\\[ubf]')""",
+    """NOT contains(EventDataJson, '"Binary":')""",
+    r"""NOT contains(EventDataJson, '\":"')""", r"""NOT contains(EventDataJson, '\","')""",
+    r"""NOT contains(EventDataJson, '\"}')""",
+))
+
+
 def _security_sql(field_names: list[str]) -> str:
-    r"""SQL over the System rows of Security events: named fields, and the <EventData> XML when it is flat.
+    """SQL over the System rows of Security events: the named fields, and the <EventData> XML when it is flat.
 
-    The XML is made from the compact JSON text of a flat EventData object by plain string replaces,
-    which DuckDB runs at memory speed, instead of per-field work:
-
-    1. escape &, < and > (not JSON syntax; the Rust parser never writes them as \u escapes);
-    2. null -> "", and numbers / booleans quoted (the one regex; the character before the key's
-       closing quote must not be a backslash, so it never starts inside a string);
-    3. ``{"`` / ``":"`` / ``","`` / ``"}`` -> the <Data Name="…">…</Data> markup;
-    4. undo the JSON string escapes (\\ last, through a placeholder).
-
-    Step 3 is only safe when no string value ends in an escaped quote followed by ``:"``, ``,"`` or
-    ``}``; such rows, objects and arrays (unnamed <Data>, attributes), <Binary>, and \u, \b, \f
-    escapes (control characters) are left to ``json_to_xml``.
+    The XML comes from the compact JSON text by string rewrites (``_XML_STEPS``) that DuckDB runs at
+    memory speed, instead of per-field work; the other rows are left NULL for ``json_to_xml``.
     """
     struct = "{" + ", ".join(f'"{n}": "VARCHAR"' for n in field_names) + "}"
     # Security events that use <UserData> (1102 log cleared, 1100, 1104 …) carry their fields one level down.
     fields = (f"CASE WHEN EventDataJson IS NOT NULL THEN from_json(EventDataJson, '{struct}') "
               f"ELSE from_json(json_extract(UserDataJson, '$.*')[1], '{struct}') END")
-    xml = "replace(replace(replace(EventDataJson, '&', '&amp;'), '<', '&lt;'), '>', '&gt;')"
-    xml = f"""replace(replace({xml}, '":null,"', '":"","'), '":null}}', '":""}}')"""
-    xml = f"""regexp_replace({xml}, '([^\\\\])":(-?[0-9][^,}}"]*|true|false)([,}}])', '\\1":"\\2"\\3', 'g')"""
-    xml = f"""replace(replace(replace({xml}, '":"', '">'), '","', '</Data><Data Name="'), '"}}', '</Data>')"""
-    # JSON string escapes, undone only where there is a backslash at all (most values have none).
-    unescaped = ("""replace(replace(replace(replace(replace(replace(replace(x, '\\\\', chr(1)), '\\"', '"'), """
-                 """'\\n', chr(10)), '\\r', chr(13)), '\\t', chr(9)), '\\/', '/'), chr(1), '\\')""")
-    flat = " AND ".join([
-        "starts_with(EventDataJson, '{\"')",
-        "NOT regexp_matches(EventDataJson, '\":[{\\[]')",                       # nested values
-        "NOT regexp_matches(replace(EventDataJson, '\\\\', ''), '\\\\[ubf]')",   # control characters
-        "NOT contains(EventDataJson, '\"Binary\":')",
-        "NOT contains(EventDataJson, '\\\":\"')", "NOT contains(EventDataJson, '\\\",\"')",
-        "NOT contains(EventDataJson, '\\\"}')"])
+    steps = [f"s0 AS (SELECT ord, EventDataJson, UserDataJson, CASE WHEN {_FLAT} THEN EventDataJson END AS x "
+             "FROM rows)"]
+    for i, step in enumerate(_XML_STEPS, 1):
+        steps.append(f"s{i} AS (SELECT ord, EventDataJson, UserDataJson, {step} AS x FROM s{i - 1})")
     return f"""
-    WITH marked AS (
-      SELECT ord, EventDataJson, UserDataJson, CASE WHEN {flat} THEN {xml} END AS x FROM rows
-    )
+    WITH {", ".join(steps)}
     SELECT ord, {fields} AS f,
       CASE WHEN EventDataJson = '{{}}' THEN '<EventData xmlns="{EVENT_NS}"></EventData>'
-           WHEN x IS NOT NULL THEN '<EventData xmlns="{EVENT_NS}"><Data Name="'
-                || substr(CASE WHEN contains(x, '\\') THEN {unescaped} ELSE x END, 3) || '</EventData>'
+           WHEN x IS NOT NULL THEN '<EventData xmlns="{EVENT_NS}"><Data Name="' || substr(x, 3) || '</EventData>'
       END AS EventData
-    FROM marked
+    FROM s{len(_XML_STEPS)}
     """
 
 
@@ -333,16 +340,18 @@ def read_batches(path: Path | str, ctx: FileContext | None = None,
 # -- the rare shapes: unnamed <Data>, nested <UserData> ----------------------------------------------
 def _render_missing_xml(event_data: pa.Array, rows: pa.Table) -> pa.Array:
     """XML for the events DuckDB did not render (UserData, unnamed or attributed Data), from their JSON."""
-    values = event_data.to_pylist()
-    ed = rows.column("EventDataJson").to_pylist()
-    ud = rows.column("UserDataJson").to_pylist()
-    for i, v in enumerate(values):
-        if v is None:
-            if ed[i] is not None:
-                values[i] = json_to_xml("EventData", orjson.loads(ed[i]), EVENT_NS)
-            elif ud[i] is not None:
-                values[i] = json_to_xml("UserData", orjson.loads(ud[i]), EVENT_NS)
-    return pa.array(values, pa.string())
+    missing = pc.is_null(event_data)
+    idx = pc.indices_nonzero(missing)
+    rendered = []
+    for ed, ud in zip(pc.take(rows.column("EventDataJson"), idx).to_pylist(),
+                      pc.take(rows.column("UserDataJson"), idx).to_pylist()):
+        if ed is not None:
+            rendered.append(json_to_xml("EventData", orjson.loads(ed), EVENT_NS))
+        elif ud is not None:
+            rendered.append(json_to_xml("UserData", orjson.loads(ud), EVENT_NS))
+        else:
+            rendered.append(None)
+    return pc.replace_with_mask(event_data, missing, pa.array(rendered, pa.string()))
 
 
 def json_to_xml(tag: str, value, xmlns: str | None = None) -> str:
