@@ -408,7 +408,8 @@ class InstalledSoftwareCsv(CsvTable):
     path_hint = r"installedsoftware\.csv$"
 
     def transform(self, t, ctx):
-        parsed = [parse_msi_message(m) for m in t.column("Message").to_pylist()]
+        messages = t.column("Message").to_pylist() if "Message" in t.column_names else [None] * t.num_rows
+        parsed = [parse_msi_message(m) for m in messages]
         for key, typ in (("ProductName", pa.string()), ("ProductVersion", pa.string()),
                          ("ProductLanguage", pa.string()), ("Manufacturer", pa.string()),
                          ("InstallStatus", pa.int64())):

@@ -241,6 +241,9 @@ def file_type(head: bytes) -> int | None:
 
 
 def sequence_numbers(head: bytes) -> tuple[int, int]:
+    """Primary and secondary sequence numbers of the base block; (0, 0) when the header is cut off."""
+    if len(head) < 12:
+        return 0, 0
     return struct.unpack_from("<II", head, 4)
 
 
