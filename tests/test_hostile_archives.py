@@ -118,6 +118,16 @@ def test_zip_bomb_stops_at_the_member_cap_with_bounded_memory(tmp_path):
     assert peak < 48 << 20, f"peak Python memory {peak >> 20} MiB while refusing a zip bomb"
 
 
+def test_zip_bomb_with_default_limits_stops_at_the_compression_ratio(tmp_path):
+    """Deflate tops out near 1030:1, real evidence near 50:1: the ratio check stops a bomb early."""
+    archive = deflate_bomb_zip(f"{ROOT}Evidence\\bomb.bin", 1000, [DNS])
+    result = convert_hostile(tmp_path, archive, Limits())
+    reasons = " ".join(i["Reason"] for i in result.issues_for("bomb.bin"))
+    assert "compression ratio above 250:1 (zip bomb?)" in reasons
+    assert result.file("bomb.bin")["Status"] == "refused"
+    assert result.dns_entries() == sorted(DNS_ENTRIES)
+
+
 def test_zip_bomb_exhausting_the_source_budget_refuses_only_what_comes_after(tmp_path):
     """With the total cap below the bomb, the bomb is refused by the source budget; the CSV (read
     first, by path order) still converts."""
