@@ -32,10 +32,12 @@ MAX_PAIRS_CHECKED = 5000
 
 def matched_offsets(run: "CollectionRun") -> list[tuple[dt.datetime, int]]:
     """(UTC time, local - UTC in minutes) of every record found in both SecurityEvents.csv and Security.evtx."""
-    evtx = security_evtx_records(run)
     csv_members = [m for m in run.collection.members
                    if not m.refused and m.lower.endswith("securityevents.csv") and SecurityEventsCsv.claim(m) > 0]
-    if evtx is None or not len(evtx) or not csv_members:
+    if not csv_members:
+        return []
+    evtx = security_evtx_records(run)
+    if evtx is None or not len(evtx):
         return []
     naive = LocalTime(run.localtime.pattern)          # no offset: local strings read as if they were UTC
     pairs = []
