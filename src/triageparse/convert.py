@@ -5,6 +5,7 @@ import collections as _collections
 import datetime as dt
 import multiprocessing
 import os
+import sys
 import threading
 import traceback
 import zipfile
@@ -164,8 +165,10 @@ def convert(inputs: Iterable[str | Path], out: str | Path, *, culture: str | Non
         for source in sources:
             summary.collections.extend(task(source, on_progress=on_progress))
         return summary
-    # Whole sources go to worker processes; results are gathered in input order.
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+    # Whole sources go to worker processes; results are gathered in input order. Fork where it is safe
+    # (Linux): workers start at once and callers need no `if __name__ == "__main__"` guard.
+    context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_batch_worker) as pool:
         futures = [pool.submit(task, source) for source in sources]
         for i, fut in enumerate(futures):
             result = fut.result()
@@ -227,6 +230,11 @@ def _convert_source(source: Source, *, out: Path, culture, timezone, limits: Lim
                 s.close()
             except Exception:
                 pass
+
+
+def _batch_worker() -> None:
+    from . import sink
+    sink.USE_WRITER_THREAD = False
 
 
 def converted_sources(out: Path) -> set[str]:

@@ -54,6 +54,10 @@ def table_file(out: Path, table: str, collection_id: str) -> Path:
     return out / table / f"{collection_id}.parquet"
 
 
+# Off in batch worker processes: there the cores are already busy with other collections.
+USE_WRITER_THREAD = True
+
+
 class CollectionSink:
     def __init__(self, out: Path, collection_id: str):
         self.out = out
@@ -64,7 +68,8 @@ class CollectionSink:
         self.rows: dict[str, int] = {}
         # Parquet encoding releases the GIL: one writer thread overlaps it with parsing. Row groups
         # still go out in order (one writer, waited on before the next), so the bytes stay identical.
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet-writer")
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet-writer") \
+            if USE_WRITER_THREAD else None
         self._pending: Future | None = None
 
     def _tmp(self, table: str) -> Path:
@@ -92,7 +97,10 @@ class CollectionSink:
             writer = pq.ParquetWriter(path, contracts.get(table).schema, **WRITER_OPTIONS)
             self.writers[table] = writer
         self._wait()
-        self._pending = self._pool.submit(writer.write_table, data, row_group_size=ROW_GROUP_ROWS)
+        if self._pool is None:
+            writer.write_table(data, row_group_size=ROW_GROUP_ROWS)
+        else:
+            self._pending = self._pool.submit(writer.write_table, data, row_group_size=ROW_GROUP_ROWS)
 
     def _wait(self) -> None:
         if self._pending is not None:
@@ -104,7 +112,8 @@ class CollectionSink:
         for table in list(self.buffers):
             self._flush(table)
         self._wait()
-        self._pool.shutdown()
+        if self._pool is not None:
+            self._pool.shutdown()
         for table, writer in self.writers.items():
             writer.close()
         # Rows of an earlier conversion that `compact` merged away go first, so they are never doubled.
@@ -123,7 +132,8 @@ class CollectionSink:
             self._wait()
         except Exception:
             pass
-        self._pool.shutdown()
+        if self._pool is not None:
+            self._pool.shutdown()
         for writer in self.writers.values():
             try:
                 writer.close()
