@@ -1778,10 +1778,24 @@ def qwinsta_lines(scn: Scenario) -> list[str]:
     return [header] + [r.ljust(len(header)) for r in rows]
 
 
-OPENFILES_LINES = ["", "INFO: The system global flag 'maintain objects list' needs",
-                   "      to be enabled to see local opened files.", "      See Openfiles /? for more information.",
-                   "", "", "Files opened remotely via local share points:",
-                   "---------------------------------------------", "", "INFO: No shared open files found."]
+OPENFILES_PREAMBLE = ["", "INFO: The system global flag 'maintain objects list' needs",
+                      "      to be enabled to see local opened files.", "      See Openfiles /? for more information.",
+                      "", "", "Files opened remotely via local share points:",
+                      "---------------------------------------------", ""]
+
+
+def openfiles_lines(scn: Scenario) -> list[str]:
+    """openfiles (§7.4): the brute-forced account has payroll files open over the ADMIN$/C$ shares.
+
+    The 10-digit ID is wider than its 8-character column and touches the user name, as the tool prints it.
+    """
+    opens = [("1342178305", BRUTE_USER, "Windows", r"C:\Shares\Finance\Q3-payroll.xlsx"),
+             ("1342178311", BRUTE_USER, "Windows", r"C:\Shares\Finance\vendor  bank details.docx"),
+             ("8", "svc_backup", "Windows", "C:\\Windows\\Temp\\")]
+    table = ["ID       Accessed By          Type       Open File (Path\\executable)",
+             "======== ==================== ========== ====================================="]
+    table += [f"{i:<8} {user:<20} {kind:<10} {path}" for i, user, kind, path in opens]
+    return OPENFILES_PREAMBLE + table
 
 
 def ipconfig_lines(scn: Scenario) -> list[str]:
@@ -2078,9 +2092,10 @@ class CollectionWriter:
             write_p8(self.csv("RDPSessions.csv"), lines)
 
     def get_remotely_opened_files(self):
-        write_u16(self.p("Connections\\RemotelyOpenedFiles.txt"), OPENFILES_LINES)
+        lines = openfiles_lines(self.scn)
+        write_u16(self.p("Connections\\RemotelyOpenedFiles.txt"), lines)
         if self.csv_dir and self.at_least("F3b"):
-            write_p8(self.csv("RemotelyOpenedFiles.csv"), OPENFILES_LINES)
+            write_p8(self.csv("RemotelyOpenedFiles.csv"), lines)
 
     def get_dns_cache(self):
         entries = dns_entries(self.scn)

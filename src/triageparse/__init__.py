@@ -11,7 +11,7 @@ from .convert import Summary, convert  # noqa: E402
 
 __all__ = ["convert", "Summary", "__version__", "load", "query", "hunt", "ingest"]
 
-_LAZY = {"load": ".load", "query": ".kql", "hunt": ".kql", "ingest": ".adx"}
+_LAZY = {"load": ".frames", "query": ".kql", "hunt": ".kql", "ingest": ".adx"}
 
 
 def __getattr__(name: str):

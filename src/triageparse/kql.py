@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import contracts
-from .load import datasets, to_pandas
+from .frames import datasets, to_pandas
 
 HUNT_FOLDER = "_hunt"
 
