@@ -426,3 +426,31 @@ def test_a_log_cut_inside_its_file_header_is_one_issue_not_an_abort(corpus, tmp_
     assert [(f["Parser"], f["Status"], f["RowsRejected"]) for f in files] == [("evtx", "lossy", 1)]
     issues = _table(tmp_path / "out", "ParseIssue").to_pylist()
     assert any("file header" in i["Reason"] for i in issues) and summary.collections[0].errors == 1
+
+
+@pytest.mark.parametrize("name", [
+    "EDGE_checksum_and_chunk_damage/omerbenamram-evtx__sample_with_a_bad_chunk_magic.evtx",   # 2 lost chunks
+    "EDGE_checksum_and_chunk_damage/omerbenamram-evtx__sample-with-zero-data-size-event.evtx",  # 1 lost record
+    "EDGE_checksum_and_chunk_damage/omerbenamram-evtx__security_bad_string_cache.evtx",
+    "EDGE_truncated/plaso__System2.evtx",                                       # ends inside a chunk
+])
+def test_a_file_split_across_worker_processes_converts_as_one_process_does(corpus, tmp_path, monkeypatch, name):
+    from triageparse.artifacts import eventlog_evtx
+    path = corpus / "evtx/shared" / name
+    triageparse.convert([path], tmp_path / "serial")
+    monkeypatch.setattr(eventlog_evtx, "PART_MIN_BYTES", 65536)    # several chunk ranges even in small files
+    monkeypatch.setattr(eventlog_evtx, "PROCESSES", 3)
+    assert len(eventlog_evtx.chunk_ranges(path)) > 1
+    triageparse.convert([path], tmp_path / "split")
+    for table in ("SecurityEvent", "WindowsEvent"):
+        if (tmp_path / "serial" / table).exists() or (tmp_path / "split" / table).exists():
+            assert _table(tmp_path / "split", table).equals(_table(tmp_path / "serial", table)), table
+    # The same issues, chunk numbers of the file included; a batch's warning may come before or after
+    # the read errors of the next range.
+    issues = [sorted(_table(tmp_path / run, "ParseIssue").to_pylist(), key=lambda i: (i["Reason"], i["SourceRecord"] or 0))
+              for run in ("serial", "split")]
+    assert issues[0] == issues[1]
+    counts = [{k: f[k] for k in ("RowsRead", "RowsWritten", "RowsRejected", "Status")}
+              for f in _table(tmp_path / "split", "CollectedFile").to_pylist()]
+    assert counts == [{k: f[k] for k in ("RowsRead", "RowsWritten", "RowsRejected", "Status")}
+                      for f in _table(tmp_path / "serial", "CollectedFile").to_pylist()]

@@ -19,8 +19,13 @@ Facts that shape the code (see ../shared/reference/libraries-and-peers.md §1–
 """
 from __future__ import annotations
 
+import io
+import os
+import pickle
 import re
-from dataclasses import dataclass
+import signal
+import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 from xml.sax.saxutils import escape, quoteattr
@@ -37,6 +42,11 @@ from .base import Artifact, FileContext
 from .eventlog_common import ORIGIN_EVTX, audit_level, with_sentinel_columns
 
 EVTX_MAGIC = b"ElfFile\x00"
+HEADER_SIZE = 4096             # file header, then independent 64 KiB chunks (each has its own string/template tables)
+CHUNK_SIZE = 65536
+PART_MIN_BYTES = 64 << 20      # smaller parts are converted serially: a worker costs more than it saves
+PROCESSES = os.cpu_count() or 1   # processes that convert one big file (this one and forked workers)
+_CHUNK_NUMBER = re.compile(r"chunk number (\d+)")
 BATCH_RECORDS = 16384          # JSON strings per batch: bounds memory (~50 MB in flight), amortises DuckDB
 MAX_CONSECUTIVE_ERRORS = 100_000   # a parser that only raises any more is stopped, not spun forever
 EVENT_NS = "http://schemas.microsoft.com/win/2004/08/events/event"
@@ -175,12 +185,37 @@ class EvtxLog(Artifact):
             self.convert_file(path, ctx)
 
     def convert_file(self, path: Path, ctx: FileContext) -> None:
-        """Stream the records of one EVTX file into the tables, batch by batch."""
+        """Stream the records of one EVTX file into the tables, batch by batch.
+
+        A big file is split into chunk ranges: this process converts the first, forked workers the
+        others at the same time (the Rust parser holds the GIL, so threads would not help); their
+        rows and issues are then handed to ``ctx`` in file order, so the output does not depend on
+        timing. A worker that fails is redone here.
+        """
         hosts: dict[str, int] = {}
-        for batch in read_batches(path, ctx):
-            ctx.read(self._emit_batch(batch, ctx, hosts))
+        parts = chunk_ranges(path)
+        if len(parts) == 1 or not hasattr(os, "fork"):
+            self._convert_part(str(path), ctx, hosts)
+        else:
+            with tempfile.TemporaryDirectory(prefix="triageparse-evtx-") as tmp:
+                workers = [_fork_worker(path, part, Path(tmp) / f"part{i}") for i, part in enumerate(parts[1:], 1)]
+                try:
+                    self._convert_part(_ChunkView(path, *parts[0]), ctx, hosts)
+                    while workers:
+                        pid, spool = workers[0]
+                        if not _replay(pid, spool, ctx, hosts):
+                            self._convert_part(_ChunkView(path, *parts[-len(workers)]), ctx, hosts)
+                        workers.pop(0)
+                finally:
+                    for pid, _ in workers:      # this process failed: stop the workers it no longer waits for
+                        os.kill(pid, signal.SIGKILL)
+                        os.waitpid(pid, 0)
         for host, n in hosts.items():
             ctx.run.computer_hints[host] += n
+
+    def _convert_part(self, source, ctx: FileContext | _SpooledContext, hosts: dict[str, int]) -> None:
+        for batch in read_batches(source, ctx):
+            ctx.read(self._emit_batch(batch, ctx, hosts))
 
     def _emit_batch(self, batch: _Batch, ctx: FileContext, hosts: dict[str, int]) -> int:
         rows = self.system_rows(batch)
@@ -290,12 +325,14 @@ class EvtxLog(Artifact):
         return self._security_fields
 
 
-def read_batches(path: Path | str, ctx: FileContext | None = None,
+def read_batches(path: Path | str | _ChunkView, ctx: FileContext | _SpooledContext | None = None,
                  batch_records: int | None = None) -> Iterator[_Batch]:
     """Every readable record of an EVTX file, in batches; each raise of the parser is one ParseIssue."""
     batch_records = batch_records or BATCH_RECORDS
     try:
-        records = evtx.PyEvtxParser(str(path)).records_json()
+        # One Rust thread: the iterator parses on the calling thread anyway, and no thread pool must
+        # exist when a worker is forked.
+        records = evtx.PyEvtxParser(path if isinstance(path, _ChunkView) else str(path), 1).records_json()
     except (OSError, RuntimeError, ValueError) as exc:     # the file header itself cannot be read
         if ctx is None:
             raise
@@ -315,7 +352,7 @@ def read_batches(path: Path | str, ctx: FileContext | None = None,
             consecutive += 1
             if ctx is not None:
                 ctx.read(1)
-                ctx.reject(None, f"EVTX record or chunk could not be read (reading goes on): {exc}")
+                ctx.reject(None, f"EVTX record or chunk could not be read (reading goes on): {_in_file(exc, path)}")
                 ctx.lossy = True
             if consecutive >= MAX_CONSECUTIVE_ERRORS:
                 if ctx is not None:
@@ -330,6 +367,149 @@ def read_batches(path: Path | str, ctx: FileContext | None = None,
             docs, ids = [], []
     if docs:
         yield _Batch(docs, ids)
+
+
+# -- parallel conversion of a big file: chunk ranges in forked workers ---------------------------------
+def chunk_ranges(path: Path) -> list[tuple[int, int | None]]:
+    """Chunk ranges ``(first, end)`` for the processes that convert one file; ``end`` None is to the end.
+
+    One range per core, each at least ``PART_MIN_BYTES``; the last range also takes any bytes after
+    the last whole chunk, so the parts together are exactly what the serial parser reads.
+    """
+    size = path.stat().st_size
+    chunks = max(0, (size - HEADER_SIZE) // CHUNK_SIZE)
+    parts = max(1, min(PROCESSES, size // PART_MIN_BYTES, chunks))
+    if parts == 1:
+        return [(0, None)]
+    bounds = [chunks * i // parts for i in range(parts + 1)]
+    return [(bounds[i], bounds[i + 1] if i + 1 < parts else None) for i in range(parts)]
+
+
+class _ChunkView(io.RawIOBase):
+    """Read-only view of an EVTX file as its file header followed by the chunks ``first`` … ``end`` - 1.
+
+    The Rust parser reads chunk after chunk until the data ends (not the header's chunk count), so
+    it parses exactly these chunks, with the header the file has.
+    """
+
+    def __init__(self, path: Path, first: int, end: int | None) -> None:
+        super().__init__()
+        self.first = first
+        self._file = open(path, "rb")
+        self._start = HEADER_SIZE + first * CHUNK_SIZE
+        file_size = os.fstat(self._file.fileno()).st_size
+        stop = file_size if end is None else min(file_size, HEADER_SIZE + end * CHUNK_SIZE)
+        self._size = HEADER_SIZE + max(0, stop - self._start)
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def read(self, size: int = -1) -> bytes:
+        end = self._size if size is None or size < 0 else min(self._size, self._pos + size)
+        out = b""
+        while self._pos < end:          # at most two pieces: the header, then the chunks
+            if self._pos < HEADER_SIZE:
+                piece = os.pread(self._file.fileno(), min(end, HEADER_SIZE) - self._pos, self._pos)
+            else:
+                piece = os.pread(self._file.fileno(), end - self._pos, self._start + self._pos - HEADER_SIZE)
+            if not piece:
+                break
+            out += piece
+            self._pos += len(piece)
+        return out
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+
+@dataclass
+class _SpooledContext:
+    """What a worker process has instead of a FileContext: rows go to an Arrow IPC spool file, and
+    every bookkeeping call is kept, in order, for the parent to replay on the real context."""
+    spool: io.BufferedWriter
+    calls: list[tuple] = field(default_factory=list)
+    lossy: bool = False
+
+    def emit(self, table: str, rows: pa.Table) -> int:
+        start = self.spool.tell()
+        with pa.ipc.new_stream(self.spool, rows.schema) as writer:
+            writer.write_table(rows)
+        self.calls.append(("emit", table, start, self.spool.tell() - start))
+        return rows.num_rows        # the parent's emit writes every row it is given (coerce keeps them all)
+
+    def read(self, n: int = 1) -> None:
+        self.calls.append(("read", n))
+
+    def reject(self, record: int | None, reason: str, raw: str = "") -> None:
+        self.calls.append(("reject", record, reason, raw))
+
+    def warn(self, record: int | None, reason: str, raw: str = "") -> None:
+        self.calls.append(("warn", record, reason, raw))
+
+
+def _in_file(exc: Exception, source: Path | str | _ChunkView) -> str:
+    """The parser's message, with the chunk numbers of a chunk range made chunk numbers of the file."""
+    if not isinstance(source, _ChunkView) or not source.first:
+        return str(exc)
+    return _CHUNK_NUMBER.sub(lambda m: f"chunk number {int(m[1]) + source.first}", str(exc))
+
+
+def _fork_worker(path: Path, part: tuple[int, int | None], spool: Path) -> tuple[int, Path]:
+    """Convert one chunk range in a forked process; its rows and calls end up in ``spool``."""
+    pid = os.fork()
+    if pid:
+        return pid, spool
+    status = 1
+    try:
+        hosts: dict[str, int] = {}
+        with open(spool.with_suffix(".arrows"), "wb") as out:
+            ctx = _SpooledContext(out)
+            EvtxLog()._convert_part(_ChunkView(path, *part), ctx, hosts)
+        spool.with_suffix(".calls").write_bytes(pickle.dumps((ctx.calls, ctx.lossy, hosts)))
+        status = 0
+    finally:
+        os._exit(status)       # never return into the parent's code (or run its atexit handlers)
+
+
+def _replay(pid: int, spool: Path, ctx: FileContext, hosts: dict[str, int]) -> bool:
+    """Wait for a worker and hand its rows and issues to ``ctx``; False if the worker failed."""
+    _, status = os.waitpid(pid, 0)
+    calls_file = spool.with_suffix(".calls")
+    if status != 0 or not calls_file.exists():
+        return False
+    calls, lossy, worker_hosts = pickle.loads(calls_file.read_bytes())
+    with pa.memory_map(str(spool.with_suffix(".arrows"))) as rows:
+        for call in calls:
+            if call[0] == "emit":
+                ctx.emit(call[1], pa.ipc.open_stream(rows.read_at(call[3], call[2])).read_all())
+            elif call[0] == "read":
+                ctx.read(call[1])
+            elif call[0] == "reject":
+                ctx.reject(*call[1:])
+            else:
+                ctx.warn(*call[1:])
+    ctx.lossy = ctx.lossy or lossy
+    for host, n in worker_hosts.items():
+        hosts[host] = hosts.get(host, 0) + n
+    return True
 
 
 # -- the rare shapes: unnamed <Data>, nested <UserData> ----------------------------------------------
