@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 
 ORIGIN_EVTX = "EvtxFile"
 ORIGIN_CSV = "GetEventLogCsv"
+ORIGIN_TEXT = "GetEventLogText"
 
 # Security-channel event descriptions (the first sentence of the English message, as Sentinel's Activity).
 SECURITY_EVENT_DESCRIPTIONS: dict[int, str] = {

@@ -9,6 +9,8 @@ fills. A localised message yields no fields; the Message column keeps the text e
 
 When the collection also holds ``Security.evtx``, a CSV row whose ``Index`` is an EventRecordID of
 that log is written once, from the EVTX (which has every field); see ``security_evtx_records``.
+``SecurityEvents.txt`` (the same records as Format-List, eventlog_text.py) goes through the same
+:func:`security_event_rows`.
 """
 from __future__ import annotations
 
@@ -144,43 +146,54 @@ class SecurityEventsCsv(CsvTable):
         return time_zone_evidence(run)
 
     def transform(self, t: pa.Table, ctx: FileContext) -> pa.Table:
-        t = self._drop_rows_in_security_evtx(t, ctx)
-        if "MachineName" in t.column_names:
-            t = t.rename_columns(["Computer" if n == "MachineName" else n for n in t.column_names])
-        parsed = [message_fields(m) for m in t.column("Message").to_pylist()] if "Message" in t.column_names \
-            else [{}] * t.num_rows
-        names: dict[str, None] = {}
-        for p in parsed:
-            names.update(dict.fromkeys(p))
-        for name in names:
-            values = pa.array([p.get(name) for p in parsed], pa.string())
-            if name in t.column_names:
-                t = t.set_column(t.column_names.index(name), name, values)
-            else:
-                t = t.append_column(name, values)
-        entry = t.column("EntryType").combine_chunks() if "EntryType" in t.column_names else pa.nulls(t.num_rows,
-                                                                                                   pa.string())
-        level = pc.if_else(pc.equal(entry, "SuccessAudit"), "8",
-                           pc.if_else(pc.equal(entry, "FailureAudit"), "16", pa.scalar(None, pa.string())))
-        t = t.append_column("Level", level)
-        t = t.append_column("Channel", pa.array(["Security"] * t.num_rows, pa.string()))
-        t = t.append_column("EventOrigin", pa.array([ORIGIN_CSV] * t.num_rows, pa.string()))
-        return with_sentinel_columns(t)
+        return security_event_rows(t, ctx, ORIGIN_CSV)
 
-    def _drop_rows_in_security_evtx(self, t: pa.Table, ctx: FileContext) -> pa.Table:
-        if "EventRecordId" not in t.column_names:
-            return t
-        known = security_evtx_records(ctx.run)
-        if known is None or not len(known):
-            return t
-        index = pc.cast(pc.if_else(pc.fill_null(pc.match_substring_regex(t.column("EventRecordId"), r"^\d+$"),
-                                                False), t.column("EventRecordId"), pa.scalar(None, pa.string())),
-                        pa.int64())
-        in_evtx = pc.fill_null(pc.is_in(index, value_set=known.column("EventRecordId")), False)
-        dropped = pc.sum(in_evtx).as_py() or 0
-        if dropped:
-            ctx.note(f"{dropped} record(s) also in Security.evtx (Index = EventRecordID): written once, from the EVTX")
-        return t.filter(pc.invert(in_evtx))
+
+def security_event_rows(t: pa.Table, ctx: FileContext, origin: str) -> pa.Table:
+    """SecurityEvent rows from ``Get-EventLog security`` records, whatever rendering carried them.
+
+    ``t`` holds one string column per property with contract names (``Index`` already renamed to
+    EventRecordId): the CSV's columns or the Format-List labels of ``SecurityEvents.txt``. Records
+    that Security.evtx also holds are dropped; the named fields come from the English Message.
+    """
+    t = _drop_rows_in_security_evtx(t, ctx)
+    if "MachineName" in t.column_names:
+        t = t.rename_columns(["Computer" if n == "MachineName" else n for n in t.column_names])
+    parsed = [message_fields(m) for m in t.column("Message").to_pylist()] if "Message" in t.column_names \
+        else [{}] * t.num_rows
+    names: dict[str, None] = {}
+    for p in parsed:
+        names.update(dict.fromkeys(p))
+    for name in names:
+        values = pa.array([p.get(name) for p in parsed], pa.string())
+        if name in t.column_names:
+            t = t.set_column(t.column_names.index(name), name, values)
+        else:
+            t = t.append_column(name, values)
+    entry = t.column("EntryType").combine_chunks() if "EntryType" in t.column_names else pa.nulls(t.num_rows,
+                                                                                               pa.string())
+    level = pc.if_else(pc.equal(entry, "SuccessAudit"), "8",
+                       pc.if_else(pc.equal(entry, "FailureAudit"), "16", pa.scalar(None, pa.string())))
+    t = t.append_column("Level", level)
+    t = t.append_column("Channel", pa.array(["Security"] * t.num_rows, pa.string()))
+    t = t.append_column("EventOrigin", pa.array([origin] * t.num_rows, pa.string()))
+    return with_sentinel_columns(t)
+
+
+def _drop_rows_in_security_evtx(t: pa.Table, ctx: FileContext) -> pa.Table:
+    if "EventRecordId" not in t.column_names:
+        return t
+    known = security_evtx_records(ctx.run)
+    if known is None or not len(known):
+        return t
+    index = pc.cast(pc.if_else(pc.fill_null(pc.match_substring_regex(t.column("EventRecordId"), r"^\d+$"),
+                                            False), t.column("EventRecordId"), pa.scalar(None, pa.string())),
+                    pa.int64())
+    in_evtx = pc.fill_null(pc.is_in(index, value_set=known.column("EventRecordId")), False)
+    dropped = pc.sum(in_evtx).as_py() or 0
+    if dropped:
+        ctx.note(f"{dropped} record(s) also in Security.evtx (Index = EventRecordID): written once, from the EVTX")
+    return t.filter(pc.invert(in_evtx))
 
 
 SECURITY_EVTX_KEY = "eventlog.security_evtx_records"

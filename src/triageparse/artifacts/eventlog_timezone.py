@@ -1,19 +1,22 @@
 """The host's UTC offset from evidence: the same Security event in SecurityEvents.csv and Security.evtx.
 
-``SecurityEvents.csv`` (Get-EventLog) writes ``TimeGenerated`` as local wall-clock time; the same
+``SecurityEvents.csv`` (Get-EventLog) writes ``TimeGenerated`` as local wall-clock time; so does its text
+twin ``SecurityEvents.txt``, used when the collection has no CSV (before December 2023). The same
 record in ``Security.evtx`` (``Index`` = ``EventRecordID``) carries ``TimeCreated`` in UTC. Their
 difference is the offset the host used for that moment. A window that crosses a daylight-saving
 change shows two offsets; then the IANA zone that gives each matched record its observed offset
 is used, so every local time of the collection is converted with the right one.
 
-convert.py calls ``SecurityEventsCsv.time_zone_evidence(run)`` (a hook any parser class may have)
-after the date culture is known and before any file is parsed, unless ``--timezone`` was given.
+convert.py calls ``SecurityEventsCsv.time_zone_evidence(run)`` (a hook any parser class may have; the
+text parser has it too, and the evidence is read once) after the date culture is known and before any
+file is parsed, unless ``--timezone`` was given.
 """
 from __future__ import annotations
 
 import collections
 import datetime as dt
-from typing import TYPE_CHECKING
+import itertools
+from typing import TYPE_CHECKING, Iterator
 from zoneinfo import ZoneInfo, available_timezones
 
 import pyarrow as pa
@@ -21,44 +24,61 @@ import pyarrow.compute as pc
 
 from ..formats.dates import LocalTime
 from ..formats.pscsv import read_pscsv
-from .eventlog_csv import SecurityEventsCsv, security_evtx_records
+from .eventlog_csv import security_evtx_members, security_evtx_records
 
 if TYPE_CHECKING:
     from ..convert import CollectionRun
 
 OFFSET_STEP_MINUTES = 15      # every UTC offset in use is a multiple of 15 minutes
 MAX_PAIRS_CHECKED = 5000
+EVIDENCE_READ_KEY = "eventlog.time_zone_evidence_read"
+TEXT_BATCH = 5000
 
 
-def matched_offsets(run: "CollectionRun") -> list[tuple[dt.datetime, int]]:
-    """(UTC time, local - UTC in minutes) of every record found in both SecurityEvents.csv and Security.evtx."""
-    csv_members = [m for m in run.collection.members
-                   if not m.refused and m.lower.endswith("securityevents.csv") and SecurityEventsCsv.claim(m) > 0]
-    if not csv_members:
-        return []
-    evtx = security_evtx_records(run)
-    if evtx is None or not len(evtx):
-        return []
-    naive = LocalTime(run.localtime.pattern)          # no offset: local strings read as if they were UTC
-    pairs = []
+def local_index_times(run: "CollectionRun") -> Iterator[tuple[pa.Array, pa.Array]]:
+    """(Index, local TimeGenerated) string arrays of SecurityEvents.csv, else of SecurityEvents.txt."""
+    from .eventlog_text import SecurityEventsText, eventlog_records, security_csv_members
+    csv_members = [m for m in security_csv_members(run.collection.members) if m.lower.endswith("securityevents.csv")]
     for member in csv_members:
         result, batches = read_pscsv(member.open, member.head)
         for batch in batches:
             names = {n.lower(): n for n in batch.table.column_names}
             if "index" not in names or "timegenerated" not in names:
                 break
-            index = batch.table.column(names["index"]).combine_chunks()
-            ok = pc.fill_null(pc.match_substring_regex(index, r"^\d+$"), False)
-            local, _ = naive.parse(batch.table.column(names["timegenerated"]).combine_chunks())
-            t = pa.table({"EventRecordId": pc.cast(pc.if_else(ok, index, pa.scalar(None, pa.string())), pa.int64()),
-                          "Local": local})
-            joined = t.join(evtx, "EventRecordId", join_type="inner")
-            for rid, loc, utc in zip(*(joined.column(c).to_pylist() for c in ("EventRecordId", "Local", "TimeCreated"))):
-                if loc is None or utc is None:
-                    continue
-                utc = utc.replace(tzinfo=dt.timezone.utc) if utc.tzinfo is None else utc
-                minutes = (loc.replace(tzinfo=dt.timezone.utc) - utc).total_seconds() / 60
-                pairs.append((utc, OFFSET_STEP_MINUTES * round(minutes / OFFSET_STEP_MINUTES)))
+            yield (batch.table.column(names["index"]).combine_chunks(),
+                   batch.table.column(names["timegenerated"]).combine_chunks())
+    if csv_members:
+        return
+    for member in run.collection.members:
+        if member.refused or SecurityEventsText.claim(member) <= 40:
+            continue
+        records = iter(eventlog_records(member))
+        while batch := [values for _, values in itertools.islice(records, TEXT_BATCH)]:
+            yield (pa.array([v.get("Index") for v in batch], pa.string()),
+                   pa.array([v.get("TimeGenerated") for v in batch], pa.string()))
+
+
+def matched_offsets(run: "CollectionRun") -> list[tuple[dt.datetime, int]]:
+    """(UTC time, local - UTC in minutes) of every record found in both Get-EventLog output and Security.evtx."""
+    if not security_evtx_members(run.collection.members):
+        return []
+    naive = LocalTime(run.localtime.pattern)          # no offset: local strings read as if they were UTC
+    pairs = []
+    for index, time_generated in local_index_times(run):
+        evtx = security_evtx_records(run)             # read once per collection, on the first batch
+        if evtx is None or not len(evtx):
+            return []
+        ok = pc.fill_null(pc.match_substring_regex(index, r"^\d+$"), False)
+        local, _ = naive.parse(time_generated)
+        t = pa.table({"EventRecordId": pc.cast(pc.if_else(ok, index, pa.scalar(None, pa.string())), pa.int64()),
+                      "Local": local})
+        joined = t.join(evtx, "EventRecordId", join_type="inner")
+        for rid, loc, utc in zip(*(joined.column(c).to_pylist() for c in ("EventRecordId", "Local", "TimeCreated"))):
+            if loc is None or utc is None:
+                continue
+            utc = utc.replace(tzinfo=dt.timezone.utc) if utc.tzinfo is None else utc
+            minutes = (loc.replace(tzinfo=dt.timezone.utc) - utc).total_seconds() / 60
+            pairs.append((utc, OFFSET_STEP_MINUTES * round(minutes / OFFSET_STEP_MINUTES)))
     return pairs
 
 
@@ -85,6 +105,9 @@ def _fits(zone: ZoneInfo, utc: dt.datetime, offset_minutes: int) -> bool:
 
 def time_zone_evidence(run: "CollectionRun") -> list[str]:
     """Set the collection's UTC offset (or DST-aware zone) from matched records; messages for the user."""
+    if run.shared.get(EVIDENCE_READ_KEY):     # the CSV and the text parser both have the hook
+        return []
+    run.shared[EVIDENCE_READ_KEY] = True
     pairs = matched_offsets(run)
     if not pairs:
         return []

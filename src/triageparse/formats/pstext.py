@@ -108,6 +108,7 @@ class ListReader:
         current: ListField | None = None
         value_column = 0
         blanks = 0
+        padding_lines = 0
         previous = ""
         for number, line in lines:
             width = display_width(line)
@@ -130,15 +131,28 @@ class ListReader:
                     record = ListRecord(number)
                 value_column = m.start("value") if m["value"] is not None else len(line) + 1
                 current = ListField(label, m["value"] or "", number)
+                padding_lines = 0
                 record.fields.append(current)
                 record.labels.add(label)
                 record.keep(line)
             elif record is not None and current is not None and line[0].isspace():
                 text = _dedent(line, value_column)
+                if not text and not blanks:
+                    # Padding only: an empty line of the value (event messages), or the tail Out-File
+                    # leaves when it wraps a value that ends in a space. The next line tells which:
+                    # a value that goes on had an empty line here, a value that ends here did not.
+                    padding_lines += 1
+                    record.keep(line)
+                    previous = line
+                    continue
+                if padding_lines:
+                    current.value += "\n" * padding_lines
+                    current.multiline = True
+                    padding_lines = 0
                 if blanks:
                     current.value += "\n" * (blanks + 1) + text
                     current.multiline = True
-                elif self._is_wrap(previous):
+                elif self._is_wrap(previous, text):
                     current.value += text
                     current.wrapped = True
                 else:
@@ -165,7 +179,12 @@ class ListReader:
         last = record.fields[-1].label if record.fields else None
         return label in seq and last in seq and seq.index(label) > seq.index(last) and label != seq[0]
 
-    def _is_wrap(self, line: str) -> bool:
+    def _is_wrap(self, line: str, next_text: str) -> bool:
+        """Does ``next_text`` (a dedented continuation line) continue ``line`` without a line break?"""
+        if not line.strip() or next_text.startswith("\t"):
+            # An empty line of a value, or a line opening with a tab: lines of the value itself
+            # (event messages: "Logon Process:\t\tNtLmSsp " ends with a space of its own).
+            return False
         if line.endswith(" "):
             return True          # English word wrap keeps the space that ended the line
         return self.width is not None and display_width(line) >= self.width
