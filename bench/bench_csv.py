@@ -60,6 +60,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--name", default="csv", help="results file name (bench/results/<name>.json)")
     args = ap.parse_args()
     result = {"benchmark": "structured CSV (DNSCache.csv) -> typed Parquet", "sizes": []}
     for rows in (args.rows // 2, args.rows):
@@ -80,7 +81,7 @@ def main() -> None:
     small, big = result["sizes"]
     result["memory_growth_when_input_doubles"] = round(big["triageparse"]["peak_rss_mib"] /
                                                        small["triageparse"]["peak_rss_mib"], 2)
-    print("results:", save("csv", result))
+    print("results:", save(args.name, result))
     shutil.rmtree(DATA / "out", ignore_errors=True)
 
 
