@@ -60,3 +60,36 @@ def test_docs_table_reference_is_generated_from_the_contracts():
     out = subprocess.run([sys.executable, "-m", "triageparse.cli", "schema", "--markdown"], capture_output=True,
                          text=True, check=True).stdout
     assert (ROOT / "docs" / "tables.md").read_text() == out, "run `make docs` to regenerate docs/tables.md"
+
+
+def _without_max_columns(text: str) -> str:
+    return "\n".join(line for line in text.splitlines() if not line.startswith("max_columns"))
+
+
+def test_the_full_security_event_contract_passes_only_with_its_explicit_column_cap():
+    full = contracts.get("SecurityEventFull")
+    assert len(full.columns) > contracts.FREE_CLUSTER_MAX_COLUMNS and contracts.lint(full) == []
+    uncapped = contracts.parse_contract(_without_max_columns(full.path.read_text()))
+    assert [p for p in contracts.lint(uncapped) if "exceed the free cluster's 200" in p] != []
+    assert contracts.lint(contracts.parse_contract(
+        _without_max_columns(full.path.read_text()).replace('name = "SecurityEventFull"',
+                                                            'name = "SecurityEventFull"\nmax_columns = 220'))) == \
+        [f"SecurityEventFull: {len(full.columns)} columns exceed its max_columns = 220"]
+
+
+def test_every_default_contract_fits_a_free_cluster():
+    for c in contracts.all_contracts().values():
+        if c.max_columns == contracts.FREE_CLUSTER_MAX_COLUMNS:
+            assert len(c.columns) <= 200, c.name
+    assert [c.name for c in contracts.all_contracts().values() if c.max_columns > 200] == ["SecurityEventFull"]
+
+
+def test_the_full_security_event_contract_is_the_compact_one_plus_the_sentinel_columns_it_leaves_out():
+    compact, full = contracts.get("SecurityEvent"), contracts.get("SecurityEventFull")
+    own = [c for c in compact.columns if c.name != "AdditionalFields"]
+    assert [(c.name, c.kusto_type, c.sources) for c in full.columns[:len(own)]] == \
+        [(c.name, c.kusto_type, c.sources) for c in own], "regenerate schemas/SecurityEventFull.toml"
+    extra = {c.name for c in full.columns} - {c.name for c in compact.columns}
+    # the columns SecurityEvent's description names as left out, among the 59
+    assert {"AzureDeploymentID", "CalledStationID", "CACertificateHash", "LockoutDuration", "TargetInfo"} <= extra
+    assert len(extra) == 59 and full.ignored_sources == compact.ignored_sources

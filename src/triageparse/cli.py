@@ -32,7 +32,8 @@ def _cmd_convert(args) -> int:
             progress.update(task, description=f"[cyan]{path[-60:]}", completed=i, total=total)
         try:
             summary = convert(args.inputs, args.output, culture=args.culture, timezone=args.timezone,
-                              limits=limits, on_progress=on_progress, jobs=args.jobs, force=args.force)
+                              limits=limits, on_progress=on_progress, jobs=args.jobs, force=args.force,
+                              security_event_columns=args.security_event_columns)
         except (OutputError, FileNotFoundError, ValueError) as exc:
             console.print(f"[red]error:[/red] {exc}")
             return 2
@@ -75,7 +76,8 @@ def _watch(args, limits, console) -> int:
     console.print(f"watching {folder} for new collections every {args.interval:g} s; Ctrl-C to stop")
     try:
         watch(folder, args.output, interval=args.interval, culture=args.culture, timezone=args.timezone,
-              limits=limits, jobs=args.jobs, on_converted=lambda s: _print_summary(s, Console()))
+              limits=limits, jobs=args.jobs, security_event_columns=args.security_event_columns,
+              on_converted=lambda s: _print_summary(s, Console()))
     except KeyboardInterrupt:
         console.print("stopped")
     return 0
@@ -125,6 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--max-bytes", type=int, help="cap on decompressed bytes per source (default 64 GiB)")
     c.add_argument("-j", "--jobs", type=int, default=None, help="worker processes (default: all cores)")
     c.add_argument("--force", action="store_true", help="convert sources again even when OUT already has them")
+    c.add_argument("--security-event-columns", choices=("compact", "full"), default="compact",
+                   help="compact (default): Security events into SecurityEvent, which fits a free ADX cluster; "
+                   "full: into SecurityEventFull, every Sentinel SecurityEvent column (225, a paid cluster)")
     c.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     c.set_defaults(func=_cmd_convert)
 

@@ -50,6 +50,8 @@ PROVENANCE = (
 ADDITIONAL_FIELDS = ("AdditionalFields", "dynamic",
                      "Source columns this contract does not know, as a JSON object (nothing is dropped).")
 
+# Columns per table on a free ADX cluster; a contract that is not meant for one says so with max_columns.
+FREE_CLUSTER_MAX_COLUMNS = 200
 NAME_RULE = re.compile(r"^[A-Z][A-Za-z0-9_]{0,44}$")
 # Log Analytics reserves these column names; compared case-insensitively as a precaution.
 RESERVED_NAMES = {"_resourceid", "id", "_subscriptionid", "tenantid", "type", "uniqueid", "title"}
@@ -83,6 +85,7 @@ class Contract:
     # Source columns known to hold nothing but PowerShell type names (CimClass, ...): dropped on purpose.
     ignored_sources: tuple[str, ...] = ()
     path: Path | None = field(default=None, compare=False)
+    max_columns: int = FREE_CLUSTER_MAX_COLUMNS    # above 200: the table does not fit a free cluster, on purpose
 
     @functools.cached_property
     def schema(self) -> pa.Schema:
@@ -133,6 +136,9 @@ class Contract:
         for c in self.columns:
             src = ", ".join(f"`{s}`" for s in c.sources)
             lines.append(f"| `{c.name}` | {c.kusto_type} | {c.doc} | {src} |")
+        if len(self.columns) > FREE_CLUSTER_MAX_COLUMNS:
+            lines += ["", f"{len(self.columns)} columns: more than a free ADX cluster's {FREE_CLUSTER_MAX_COLUMNS} "
+                      "per table (the contract sets max_columns); ingest it into a paid cluster."]
         if self.ignored_sources:
             lines += ["", "Dropped source columns (they only ever hold PowerShell type names): "
                       + ", ".join(f"`{s}`" for s in self.ignored_sources) + "."]
@@ -162,7 +168,8 @@ def parse_contract(text: str, path: Path | None = None) -> Contract:
     if data.get("additional_fields", True):
         cols.append(Column(*ADDITIONAL_FIELDS))
     return Contract(name=data["name"], description=data.get("description", "").strip(), columns=tuple(cols),
-                    ignored_sources=tuple(data.get("ignored_sources", ())), path=path)
+                    ignored_sources=tuple(data.get("ignored_sources", ())), path=path,
+                    max_columns=int(data.get("max_columns", FREE_CLUSTER_MAX_COLUMNS)))
 
 
 @functools.cache
@@ -202,8 +209,12 @@ def lint(contract: Contract) -> list[str]:
     for p, _, _ in PROVENANCE:
         if p not in contract.by_name and contract.name not in ("Collection",):
             problems.append(f"{contract.name}: missing provenance column {p}")
-    if len(contract.columns) > 200:
-        problems.append(f"{contract.name}: {len(contract.columns)} columns exceed the free cluster's 200")
+    n = len(contract.columns)
+    if n > contract.max_columns == FREE_CLUSTER_MAX_COLUMNS:
+        problems.append(f"{contract.name}: {n} columns exceed the free cluster's {FREE_CLUSTER_MAX_COLUMNS}; drop "
+                        f"columns, or set max_columns in a contract meant for a paid cluster only")
+    elif n > contract.max_columns:
+        problems.append(f"{contract.name}: {n} columns exceed its max_columns = {contract.max_columns}")
     return problems
 
 

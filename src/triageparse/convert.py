@@ -17,6 +17,7 @@ from typing import Callable, Iterable
 
 from . import __version__
 from .artifacts.base import Artifact, FileContext, Issue, choose
+from .artifacts.eventlog_common import security_event_table
 from .collection import (Collection, Limits, LimitExceeded, Member, Source, expand_inputs, open_source, sha256_file,
                          split_collections)
 from .family import detect_family
@@ -106,6 +107,7 @@ class CollectionRun:
         self.tz_source = "assumed-utc"
         self.offset_minutes: int | None = 0
         self.shared: dict = {}       # scratch space parsers share within a collection (e.g. CSV vs text)
+        self.security_event_columns = "compact"   # "full": Security-channel rows go to SecurityEventFull
 
     @property
     def computer(self) -> str | None:
@@ -138,12 +140,13 @@ class CollectionRun:
 def convert(inputs: Iterable[str | Path], out: str | Path, *, culture: str | None = None,
             timezone: str | None = None, limits: Limits | None = None,
             on_progress: Callable[[str, int, int], None] | None = None, jobs: int | None = 1,
-            force: bool = False) -> Summary:
+            force: bool = False, security_event_columns: str = "compact") -> Summary:
     """Convert collections (zips, nested zips, folders or single files) into typed Parquet under ``out``.
 
     ``jobs`` worker processes convert sources side by side (None: one per core); the output is
     byte-identical to a single-process run. A source already converted into ``out`` by the same
-    parser version is skipped unless ``force``.
+    parser version is skipped unless ``force``. ``security_event_columns="full"`` writes Security-channel
+    rows to SecurityEventFull (every Sentinel column; too wide for a free ADX cluster) instead of SecurityEvent.
 
     >>> summary = convert(["sample_data/DFIR-WS01-2025-10-02.zip"], "out")   # doctest: +SKIP
     >>> summary.tables["DnsCacheEntry"]                                      # doctest: +SKIP
@@ -154,13 +157,15 @@ def convert(inputs: Iterable[str | Path], out: str | Path, *, culture: str | Non
         pattern_for(culture)            # fail early with a clear message
     if timezone:
         parse_timezone(timezone)
+    security_event_table(security_event_columns)      # fail early with a clear message
     prepare_output(out)
     remove_stale_temp_files(out)
     summary = Summary(out)
     sources = expand_inputs([Path(p) for p in inputs])
     done = set() if force else converted_sources(out)
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(sources)))
-    task = partial(_convert_source, out=out, culture=culture, timezone=timezone, limits=limits, done=done)
+    task = partial(_convert_source, out=out, culture=culture, timezone=timezone, limits=limits, done=done,
+                   security_event_columns=security_event_columns)
     if jobs == 1:
         for source in sources:
             summary.collections.extend(task(source, on_progress=on_progress))
@@ -213,7 +218,7 @@ def watch(folder: str | Path, out: str | Path, *, interval: float = 5.0, stop: t
 
 
 def _convert_source(source: Source, *, out: Path, culture, timezone, limits: Limits, done: set[str],
-                    on_progress=None) -> list[CollectionSummary]:
+                    on_progress=None, security_event_columns: str = "compact") -> list[CollectionSummary]:
     if source.path.is_file() and not source.exclude:
         digest = sha256_file(source.path)
         if digest in done:
@@ -222,7 +227,7 @@ def _convert_source(source: Source, *, out: Path, culture, timezone, limits: Lim
     try:
         if digest in done:
             return [CollectionSummary.skipped_source(source.path.name, digest)]
-        return [_convert_collection(coll, out, culture, timezone, on_progress)
+        return [_convert_collection(coll, out, culture, timezone, on_progress, security_event_columns)
                 for coll in split_collections(source.path, members, digest, problems)]
     finally:
         for s in spools:
@@ -261,8 +266,10 @@ def remove_stale_temp_files(out: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def _convert_collection(coll: Collection, out: Path, culture, timezone, on_progress) -> CollectionSummary:
+def _convert_collection(coll: Collection, out: Path, culture, timezone, on_progress,
+                        security_event_columns: str = "compact") -> CollectionSummary:
     run = CollectionRun(coll, out, culture, timezone)
+    run.security_event_columns = security_event_columns
     coll.members.sort(key=lambda m: m.path)
     routed: list[tuple[Member, type[Artifact] | None]] = []
     for m in coll.members:

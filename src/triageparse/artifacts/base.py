@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 
 from .. import contracts
 from ..collection import Member
+from .eventlog_common import route_security_events
 
 if TYPE_CHECKING:
     from ..convert import CollectionRun
@@ -121,7 +122,11 @@ class FileContext:
 
     # -- output ---------------------------------------------------------------------------------
     def emit(self, table: str, rows: pa.Table | pa.RecordBatch | list[dict]) -> int:
-        """Cast rows to the table's contract and hand them to the sink. Returns rows written."""
+        """Cast rows to the table's contract and hand them to the sink. Returns rows written.
+
+        Run options may send a table's rows to another table (``--security-event-columns full``:
+        SecurityEvent rows to SecurityEventFull, see eventlog_common.route_security_events).
+        """
         contract = contracts.get(table)
         if isinstance(rows, list):
             if not rows:
@@ -131,6 +136,8 @@ class FileContext:
             rows = pa.Table.from_batches([rows])
         if rows.num_rows == 0:
             return 0
+        table, rows = route_security_events(self.run.security_event_columns, table, rows)
+        contract = contracts.get(table)
         typed = coerce(rows, contract, self)
         self.run.sink.write(table, typed)
         self.rows_written += typed.num_rows

@@ -5,11 +5,20 @@ account was successfully logged on."), ``Account`` (target account, else subject
 ``DOMAIN\\user``), ``AccountType``, ``LogonTypeName``, ``SubjectAccount``, ``TargetAccount``,
 ``Process`` and a ``Level`` of "8"/"16" for audit success/failure. Hunting queries filter on them,
 so both readers build them here, vectorised over Arrow tables.
+
+``--security-event-columns full`` sends every SecurityEvent row to SecurityEventFull instead (all of
+Sentinel's columns; too wide for a free ADX cluster): :func:`route_security_events`, called by
+``FileContext.emit``, so no parser has to know.
 """
 from __future__ import annotations
 
+import functools
+import re
+
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from .. import contracts
 
 ORIGIN_EVTX = "EvtxFile"
 ORIGIN_CSV = "GetEventLogCsv"
@@ -280,3 +289,56 @@ def audit_level(keywords: pa.Array, level: pa.Array) -> pa.Array:
     success = pc.is_in(nibble, pa.array(["2", "3", "6", "7", "a", "b", "e", "f"]))
     failure = pc.is_in(nibble, pa.array(["1", "3", "5", "7", "9", "b", "d", "f"]))
     return pc.if_else(success, "8", pc.if_else(failure, "16", pc.cast(level, pa.string())))
+
+
+# ---- the full Sentinel column set (convert --security-event-columns full) ---------------------------
+SECURITY_EVENT_TABLES = {"compact": "SecurityEvent", "full": "SecurityEventFull"}
+
+
+def security_event_table(columns: str) -> str:
+    """The table Security-channel rows go to for a ``--security-event-columns`` choice."""
+    try:
+        return SECURITY_EVENT_TABLES[columns]
+    except KeyError:
+        raise ValueError(f"security_event_columns must be one of {', '.join(SECURITY_EVENT_TABLES)}, "
+                         f"not {columns!r}") from None
+
+
+def route_security_events(columns: str, table: str, rows: pa.Table) -> tuple[str, pa.Table]:
+    """Where rows emitted as ``table`` go: with ``columns == "full"`` SecurityEvent rows become SecurityEventFull
+    rows, whichever parser made them (FileContext.emit calls this, so the EVTX reader's forked workers and
+    the Get-EventLog readers need not know)."""
+    if table != SECURITY_EVENT_TABLES["compact"] or columns == "compact":
+        return table, rows
+    return security_event_table(columns), with_full_only_columns(rows)
+
+
+_XML_UNESCAPE = (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&apos;", "'"), ("&amp;", "&"))
+
+
+def with_full_only_columns(t: pa.Table) -> pa.Table:
+    """The Sentinel columns only SecurityEventFull has, from the EventData field of the same name.
+
+    The EVTX reader extracts the fields SecurityEvent has; the rest are in its ``EventData`` XML,
+    ``<Data Name="X">value</Data>``, escaped as XML text. A column a parser already set (TargetInfo
+    from a 4648 Message) is kept.
+    """
+    if "EventData" not in t.column_names or not t.num_rows:
+        return t
+    xml = t.column("EventData").combine_chunks()
+    for name in full_only_columns():
+        marker = f'<Data Name="{name}">'
+        if name in t.column_names or not pc.any(pc.fill_null(pc.match_substring(xml, marker), False)).as_py():
+            continue
+        # struct_field, not .field(): a row without the field must stay null, not become "".
+        values = pc.struct_field(pc.extract_regex(xml, f"{re.escape(marker)}(?P<v>[^<]*)</Data>"), "v")
+        for escaped, char in _XML_UNESCAPE:
+            values = pc.replace_substring(values, escaped, char)
+        t = t.append_column(name, values)
+    return t
+
+
+@functools.cache
+def full_only_columns() -> tuple[str, ...]:
+    compact = contracts.get(SECURITY_EVENT_TABLES["compact"]).by_name
+    return tuple(c.name for c in contracts.get(SECURITY_EVENT_TABLES["full"]).columns if c.name not in compact)
