@@ -47,7 +47,7 @@ CHUNK_SIZE = 65536
 PART_MIN_BYTES = 64 << 20      # smaller parts are converted serially: a worker costs more than it saves
 PROCESSES = os.cpu_count() or 1   # processes that convert one big file (this one and forked workers)
 _CHUNK_NUMBER = re.compile(r"chunk number (\d+)")
-BATCH_RECORDS = 16384          # JSON strings per batch: bounds memory (~50 MB in flight), amortises DuckDB
+BATCH_RECORDS = 8192 # JSON strings per batch: DuckDB holds ~10 KB a record while it converts a batch (RSS)
 MAX_CONSECUTIVE_ERRORS = 100_000   # a parser that only raises any more is stopped, not spun forever
 EVENT_NS = "http://schemas.microsoft.com/win/2004/08/events/event"
 _XML_INVALID = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -101,7 +101,8 @@ FROM parsed
 # it (the test is far cheaper than the rewrite); x is the text so far.
 _XML_STEPS = (
     # 1. XML escapes (&, <, > are not JSON syntax; the Rust parser never writes them as \u escapes)
-    r"""CASE WHEN regexp_matches(x, '[&<>]') THEN replace(replace(replace(x, '&', '&amp;'), '<', '&lt;'), '>', '&gt;')
+    r"""CASE WHEN contains(x, '&') OR contains(x, '<') OR contains(x, '>')
+        THEN replace(replace(replace(x, '&', '&amp;'), '<', '&lt;'), '>', '&gt;')
         ELSE x END""",
     # 2. null -> "" and numbers / booleans quoted; the key's last character is not a backslash, so a
     #    match never starts inside a string
@@ -115,13 +116,14 @@ _XML_STEPS = (
     r"""CASE WHEN contains(x, '\') THEN replace(replace(replace(replace(replace(replace(replace(x, '\\', chr(1)),
         '\"', '"'), '\n', chr(10)), '\r', chr(13)), '\t', chr(9)), '\/', '/'), chr(1), '\') ELSE x END""",
 )
+# (contains() is ~5x faster than regexp_matches in DuckDB: regexes only where no literal test will do.)
 # Rows the plain steps cannot render faithfully go to json_to_xml: objects and arrays (unnamed <Data>,
 # attributes), <Binary>, \u \b \f escapes (control characters), and a string value that ends in an
 # escaped quote followed by :" ," or } (step 3 would take it for markup).
 _FLAT = " AND ".join((
     """starts_with(EventDataJson, '{"')""",
-    r"""NOT regexp_matches(EventDataJson, '":[{\[]')""",
-    r"""NOT regexp_matches(replace(EventDataJson, '\\', ''), '\\[ubf]')""",
+    """NOT contains(EventDataJson, '":{')""", """NOT contains(EventDataJson, '":[')""",
+    r"""NOT (contains(EventDataJson, '\') AND regexp_matches(replace(EventDataJson, '\\', ''), '\\[ubf]'))""",
     """NOT contains(EventDataJson, '"Binary":')""",
     r"""NOT contains(EventDataJson, '\":"')""", r"""NOT contains(EventDataJson, '\","')""",
     r"""NOT contains(EventDataJson, '\"}')""",
@@ -136,8 +138,8 @@ def _security_sql(field_names: list[str]) -> str:
     """
     struct = "{" + ", ".join(f'"{n}": "VARCHAR"' for n in field_names) + "}"
     # Security events that use <UserData> (1102 log cleared, 1100, 1104 …) carry their fields one level down.
-    fields = (f"CASE WHEN EventDataJson IS NOT NULL THEN from_json(EventDataJson, '{struct}') "
-              f"ELSE from_json(json_extract(UserDataJson, '$.*')[1], '{struct}') END")
+    # One from_json: binding the wide structure costs ~8 ms a call, paid once per batch.
+    fields = (f"from_json(coalesce(EventDataJson, (json_extract(UserDataJson, '$.*')[1])::VARCHAR), '{struct}')")
     steps = [f"s0 AS (SELECT ord, EventDataJson, UserDataJson, CASE WHEN {_FLAT} THEN EventDataJson END AS x "
              "FROM rows)"]
     for i, step in enumerate(_XML_STEPS, 1):
@@ -496,7 +498,7 @@ def _replay(pid: int, spool: Path, ctx: FileContext, hosts: dict[str, int]) -> b
     if status != 0 or not calls_file.exists():
         return False
     calls, lossy, worker_hosts = pickle.loads(calls_file.read_bytes())
-    with pa.memory_map(str(spool.with_suffix(".arrows"))) as rows:
+    with pa.OSFile(str(spool.with_suffix(".arrows"))) as rows:     # not mapped: RSS would keep every page read
         for call in calls:
             if call[0] == "emit":
                 ctx.emit(call[1], pa.ipc.open_stream(rows.read_at(call[3], call[2])).read_all())
