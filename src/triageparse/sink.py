@@ -107,6 +107,10 @@ class CollectionSink:
             pending, self._pending = self._pending, None
             pending.result()
 
+    def wait_for_writes(self) -> None:
+        """Block until the Parquet write in progress is done (before a fork: no thread mid-write)."""
+        self._wait()
+
     def close(self) -> dict[str, int]:
         """Flush, then move every finished file into place; drop stale files of this collection."""
         for table in list(self.buffers):

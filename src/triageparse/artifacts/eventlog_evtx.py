@@ -7,7 +7,11 @@ turns it into typed columns (``from_json`` with a fixed structure, EventData kep
 rendered back as the ``<EventData>`` XML Sentinel stores). The sink encodes Parquet on its own
 thread. Conversion runs on the reading thread on purpose: the Rust iterator holds the GIL while it
 parses, so a converter thread waited for the GIL at every pyarrow call and the whole was slower
-than doing the batches in turn (measured: 7.3-8.2 s against 6.7 s for 200k records).
+than doing the batches in turn (measured: 7.3-8.2 s against 6.7 s for 200k records). The second
+core is used by processes instead: a file of ``2 * PART_MIN_BYTES`` or more is cut into chunk
+ranges (EVTX chunks are independent), forked workers convert all but the first range into Arrow
+spool files while this process converts the first, and their rows and issues are then handed over
+in file order, so the tables are the ones a single process writes.
 
 Facts that shape the code (see ../shared/reference/libraries-and-peers.md §1–2):
 
@@ -20,6 +24,7 @@ Facts that shape the code (see ../shared/reference/libraries-and-peers.md §1–
 from __future__ import annotations
 
 import io
+import multiprocessing
 import os
 import pickle
 import re
@@ -47,7 +52,7 @@ CHUNK_SIZE = 65536
 PART_MIN_BYTES = 64 << 20      # smaller parts are converted serially: a worker costs more than it saves
 PROCESSES = os.cpu_count() or 1   # processes that convert one big file (this one and forked workers)
 _CHUNK_NUMBER = re.compile(r"chunk number (\d+)")
-BATCH_RECORDS = 8192 # JSON strings per batch: DuckDB holds ~10 KB a record while it converts a batch (RSS)
+BATCH_RECORDS = 8192           # JSON strings per batch: DuckDB holds ~10 KB a record while it converts a batch (RSS)
 MAX_CONSECUTIVE_ERRORS = 100_000   # a parser that only raises any more is stopped, not spun forever
 EVENT_NS = "http://schemas.microsoft.com/win/2004/08/events/event"
 _XML_INVALID = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -195,10 +200,12 @@ class EvtxLog(Artifact):
         timing. A worker that fails is redone here.
         """
         hosts: dict[str, int] = {}
-        parts = chunk_ranges(path)
-        if len(parts) == 1 or not hasattr(os, "fork"):
+        # A batch worker (a multiprocessing child) already has a core of its own.
+        parts = chunk_ranges(path) if multiprocessing.parent_process() is None and hasattr(os, "fork") else [(0, None)]
+        if len(parts) == 1:
             self._convert_part(str(path), ctx, hosts)
         else:
+            ctx.run.sink.wait_for_writes()      # no other thread may hold a lock when the workers fork
             with tempfile.TemporaryDirectory(prefix="triageparse-evtx-") as tmp:
                 workers = [_fork_worker(path, part, Path(tmp) / f"part{i}") for i, part in enumerate(parts[1:], 1)]
                 try:
