@@ -10,11 +10,11 @@ from . import __version__, contracts
 
 def _cmd_convert(args) -> int:
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
     from rich.table import Table
 
-    from .collection import Limits
-    from .convert import convert
+    from .collection import Limits, expand_inputs
+    from .convert import convert, source_size
     from .sink import OutputError
 
     console = Console(stderr=True)
@@ -24,21 +24,36 @@ def _cmd_convert(args) -> int:
     if not args.inputs:
         console.print("[red]error:[/red] name at least one zip, folder or file to convert (or --watch DIR)")
         return 2
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, transient=True, disable=args.quiet) as progress:
-        task = progress.add_task("converting", total=None)
+    try:
+        total_bytes = sum(source_size(s) for s in expand_inputs([Path(p) for p in args.inputs]))
+    except FileNotFoundError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return 2
+    # One bar for the whole run: bytes of the sources, collections done, rows written, time left.
+    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                  TextColumn("{task.fields[collections]} collections, {task.fields[rows]:,} rows"),
+                  TimeRemainingColumn(), console=console, transient=True, disable=args.quiet) as progress:
+        task = progress.add_task("converting", total=total_bytes or None, collections=0, rows=0)
 
         def on_progress(path: str, i: int, total: int) -> None:
-            progress.update(task, description=f"[cyan]{path[-60:]}", completed=i, total=total)
+            progress.update(task, description=f"[cyan]{path[-40:]}")
+
+        def on_collection(c) -> None:
+            fields = progress.tasks[0].fields
+            progress.update(task, advance=c.source_bytes, collections=fields["collections"] + 1,
+                            rows=fields["rows"] + sum(c.data_tables.values()))
+            if not args.quiet:
+                progress.console.print(_collection_line(c))
         try:
             summary = convert(args.inputs, args.output, culture=args.culture, timezone=args.timezone,
                               limits=limits, on_progress=on_progress, jobs=args.jobs, force=args.force,
-                              security_event_columns=args.security_event_columns)
+                              security_event_columns=args.security_event_columns, on_collection=on_collection)
         except (OutputError, FileNotFoundError, ValueError) as exc:
             console.print(f"[red]error:[/red] {exc}")
             return 2
     out = Console()
-    _print_summary(summary, out)
+    if args.quiet:
+        _print_summary(summary, out)
     table = Table(title=f"written to {summary.out}")
     table.add_column("table")
     table.add_column("rows", justify="right")
@@ -54,18 +69,21 @@ def _cmd_convert(args) -> int:
     return 0 if summary.ok else 1
 
 
+def _collection_line(c) -> str:
+    """What one finished collection did, in a few lines."""
+    if c.skipped:
+        return f"[dim]{c.name}: {c.messages[0]}[/dim]"
+    lines = [f"[bold]{c.name}[/bold]  id={c.collection_id}  host={c.computer}  family={c.family}  "
+             f"culture={c.culture}  files={c.files} (unparsed {c.unparsed})"]
+    lines += [f"  [yellow]warning:[/yellow] {m}" for m in c.messages]
+    lines.append(f"  {len(c.data_tables)} tables, {sum(c.data_tables.values()):,} rows, {c.rows_rejected:,} rejected, "
+                 f"{c.warnings:,} warnings, {c.errors:,} errors")
+    return "\n".join(lines)
+
+
 def _print_summary(summary, out) -> None:
-    from rich.table import Table
     for c in summary.collections:
-        if c.skipped:
-            out.print(f"[dim]{c.name}: {c.messages[0]}[/dim]")
-            continue
-        out.print(f"[bold]{c.name}[/bold]  id={c.collection_id}  host={c.computer}  family={c.family}  "
-                  f"culture={c.culture}  files={c.files} (unparsed {c.unparsed})")
-        for m in c.messages:
-            out.print(f"  [yellow]warning:[/yellow] {m}")
-        out.print(f"  {len(c.data_tables)} tables, {sum(c.data_tables.values()):,} rows, {c.rows_rejected:,} rejected, "
-                  f"{c.warnings:,} warnings, {c.errors:,} errors")
+        out.print(_collection_line(c))
 
 
 def _watch(args, limits, console) -> int:

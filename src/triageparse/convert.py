@@ -9,7 +9,7 @@ import sys
 import threading
 import traceback
 import zipfile
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from functools import partial
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +42,7 @@ class CollectionSummary:
     unparsed: int
     messages: list[str] = field(default_factory=list)
     skipped: bool = False
+    source_bytes: int = 0
 
     @property
     def data_tables(self) -> dict[str, int]:
@@ -140,13 +141,16 @@ class CollectionRun:
 def convert(inputs: Iterable[str | Path], out: str | Path, *, culture: str | None = None,
             timezone: str | None = None, limits: Limits | None = None,
             on_progress: Callable[[str, int, int], None] | None = None, jobs: int | None = 1,
-            force: bool = False, security_event_columns: str = "compact") -> Summary:
+            force: bool = False, security_event_columns: str = "compact",
+            on_collection: Callable[[CollectionSummary], None] | None = None) -> Summary:
     """Convert collections (zips, nested zips, folders or single files) into typed Parquet under ``out``.
 
     ``jobs`` worker processes convert sources side by side (None: one per core); the output is
     byte-identical to a single-process run. A source already converted into ``out`` by the same
     parser version is skipped unless ``force``. ``security_event_columns="full"`` writes Security-channel
     rows to SecurityEventFull (every Sentinel column; too wide for a free ADX cluster) instead of SecurityEvent.
+    ``on_progress(member path, index, members)`` follows the files of a collection (single process only);
+    ``on_collection(summary)`` is called as each collection finishes, in completion order.
 
     >>> summary = convert(["sample_data/DFIR-WS01-2025-10-02.zip"], "out")   # doctest: +SKIP
     >>> summary.tables["DnsCacheEntry"]                                      # doctest: +SKIP
@@ -168,18 +172,22 @@ def convert(inputs: Iterable[str | Path], out: str | Path, *, culture: str | Non
                    security_event_columns=security_event_columns)
     if jobs == 1:
         for source in sources:
-            summary.collections.extend(task(source, on_progress=on_progress))
+            for result in task(source, on_progress=on_progress):
+                summary.collections.append(result)
+                if on_collection:
+                    on_collection(result)
         return summary
     # Whole sources go to worker processes; results are gathered in input order. Fork where it is safe
     # (Linux): workers start at once and callers need no `if __name__ == "__main__"` guard.
     context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_batch_worker) as pool:
         futures = [pool.submit(task, source) for source in sources]
-        for i, fut in enumerate(futures):
-            result = fut.result()
-            summary.collections.extend(result)
-            if on_progress:
-                on_progress(result[0].name if result else str(sources[i].path), i + 1, len(sources))
+        for fut in as_completed(futures):
+            for result in fut.result():
+                if on_collection:
+                    on_collection(result)
+        for fut in futures:
+            summary.collections.extend(fut.result())
     return summary
 
 
@@ -227,14 +235,25 @@ def _convert_source(source: Source, *, out: Path, culture, timezone, limits: Lim
     try:
         if digest in done:
             return [CollectionSummary.skipped_source(source.path.name, digest)]
-        return [_convert_collection(coll, out, culture, timezone, on_progress, security_event_columns)
-                for coll in split_collections(source.path, members, digest, problems)]
+        results = [_convert_collection(coll, out, culture, timezone, on_progress, security_event_columns)
+                   for coll in split_collections(source.path, members, digest, problems)]
+        if results:
+            results[0].source_bytes = source_size(source)
+        return results
     finally:
         for s in spools:
             try:
                 s.close()
             except Exception:
                 pass
+
+
+def source_size(source: Source) -> int:
+    """Bytes of a source as it lies on disk (the zip, or the files of the folder)."""
+    if source.path.is_file():
+        return source.path.stat().st_size
+    return sum(f.stat().st_size for f in source.path.rglob("*")
+               if f.is_file() and not f.is_symlink() and f.relative_to(source.path).parts[0] not in source.exclude)
 
 
 def _batch_worker() -> None:
