@@ -80,3 +80,12 @@ def test_the_adx_preflight_stops_the_full_table_on_a_free_cluster_only():
                         "Use the compact SecurityEvent contract for the free cluster."]
     assert plan.fits({"SecurityEventFull": full}, 20, free_cluster=False) == []
     assert plan.fits({"SecurityEvent": compact}, 20, free_cluster=True) == []
+
+
+def test_queries_for_security_event_find_the_rows_of_a_full_conversion(tmp_path, corpus):
+    from triageparse import convert, query
+    evtx = next(corpus.rglob("omerbenamram-evtx__Security_with_size_t.evtx"))
+    out = tmp_path / "out"
+    convert([evtx], out, security_event_columns="full")
+    hits = query(out, "SecurityEvent | where EventID == 4648 | summarize n = count()")
+    assert int(hits["n"][0]) == 92

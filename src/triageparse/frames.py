@@ -29,6 +29,10 @@ def datasets(out: str | Path) -> dict[str, Path]:
     for folder in sorted(out.iterdir()):
         if folder.is_dir() and not folder.name.startswith(("_", ".")) and any(folder.glob("*.parquet")):
             found[folder.name] = folder
+    # A conversion with --security-event-columns full writes SecurityEventFull: queries written for
+    # Sentinel's SecurityEvent must still find those rows (the full table starts with the same columns).
+    if "SecurityEventFull" in found and "SecurityEvent" not in found:
+        found["SecurityEvent"] = found["SecurityEventFull"]
     return found
 
 
