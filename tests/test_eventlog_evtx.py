@@ -454,3 +454,20 @@ def test_a_file_split_across_worker_processes_converts_as_one_process_does(corpu
               for f in _table(tmp_path / "split", "CollectedFile").to_pylist()]
     assert counts == [{k: f[k] for k in ("RowsRead", "RowsWritten", "RowsRejected", "Status")}
                       for f in _table(tmp_path / "serial", "CollectedFile").to_pylist()]
+
+
+def test_a_failed_worker_process_costs_time_not_records(corpus, tmp_path, monkeypatch):
+    from triageparse.artifacts import eventlog_evtx
+    path = corpus / "evtx/shared/EDGE_checksum_and_chunk_damage/omerbenamram-evtx__security_bad_string_cache.evtx"
+    monkeypatch.setattr(eventlog_evtx, "PART_MIN_BYTES", 65536)
+    monkeypatch.setattr(eventlog_evtx, "PROCESSES", 2)
+
+    def crash(self, table, rows):
+        raise MemoryError("worker out of memory")
+    monkeypatch.setattr(eventlog_evtx._SpooledContext, "emit", crash)
+    triageparse.convert([path], tmp_path / "out")
+    files = _table(tmp_path / "out", "CollectedFile").to_pylist()
+    assert [(f["RowsWritten"], f["RowsRejected"]) for f in files] == [(2261, 0)]
+    assert "worker process failed" in files[0]["Detail"]
+    assert _table(tmp_path / "out", "SecurityEvent").column("EventRecordId").to_pylist() == \
+        sorted(_table(tmp_path / "out", "SecurityEvent").column("EventRecordId").to_pylist())

@@ -50,9 +50,10 @@ EVTX_MAGIC = b"ElfFile\x00"
 HEADER_SIZE = 4096             # file header, then independent 64 KiB chunks (each has its own string/template tables)
 CHUNK_SIZE = 65536
 PART_MIN_BYTES = 64 << 20      # smaller parts are converted serially: a worker costs more than it saves
-PROCESSES = os.cpu_count() or 1   # processes that convert one big file (this one and forked workers)
+PROCESSES = min(os.cpu_count() or 1, 8)   # processes for one big file (this one and forked workers);
+                                          # each holds a few hundred MiB
 _CHUNK_NUMBER = re.compile(r"chunk number (\d+)")
-BATCH_RECORDS = 8192           # JSON strings per batch: DuckDB holds ~10 KB a record while it converts a batch (RSS)
+BATCH_RECORDS = 8192           # records per DuckDB batch: ~6 MiB of RSS per 1,000; 4096 cost +25 % CPU (per-query cost)
 MAX_CONSECUTIVE_ERRORS = 100_000   # a parser that only raises any more is stopped, not spun forever
 EVENT_NS = "http://schemas.microsoft.com/win/2004/08/events/event"
 _XML_INVALID = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -209,11 +210,13 @@ class EvtxLog(Artifact):
             with tempfile.TemporaryDirectory(prefix="triageparse-evtx-") as tmp:
                 workers = [_fork_worker(path, part, Path(tmp) / f"part{i}") for i, part in enumerate(parts[1:], 1)]
                 try:
-                    self._convert_part(_ChunkView(path, *parts[0]), ctx, hosts)
+                    self._convert_range(path, parts[0], ctx, hosts)
                     while workers:
                         pid, spool = workers[0]
                         if not _replay(pid, spool, ctx, hosts):
-                            self._convert_part(_ChunkView(path, *parts[-len(workers)]), ctx, hosts)
+                            ctx.note(f"a worker process failed on chunks {parts[-len(workers)]}; converted again "
+                                     "in the main process")
+                            self._convert_range(path, parts[-len(workers)], ctx, hosts)
                         workers.pop(0)
                 finally:
                     for pid, _ in workers:      # this process failed: stop the workers it no longer waits for
@@ -225,6 +228,11 @@ class EvtxLog(Artifact):
     def _convert_part(self, source, ctx: FileContext | _SpooledContext, hosts: dict[str, int]) -> None:
         for batch in read_batches(source, ctx):
             ctx.read(self._emit_batch(batch, ctx, hosts))
+
+    def _convert_range(self, path: Path, chunks: tuple[int, int | None], ctx: FileContext | _SpooledContext,
+                       hosts: dict[str, int]) -> None:
+        with _ChunkView(path, *chunks) as view:
+            self._convert_part(view, ctx, hosts)
 
     def _emit_batch(self, batch: _Batch, ctx: FileContext, hosts: dict[str, int]) -> int:
         rows = self.system_rows(batch)
@@ -491,7 +499,7 @@ def _fork_worker(path: Path, part: tuple[int, int | None], spool: Path) -> tuple
         hosts: dict[str, int] = {}
         with open(spool.with_suffix(".arrows"), "wb") as out:
             ctx = _SpooledContext(out)
-            EvtxLog()._convert_part(_ChunkView(path, *part), ctx, hosts)
+            EvtxLog()._convert_range(path, part, ctx, hosts)
         spool.with_suffix(".calls").write_bytes(pickle.dumps((ctx.calls, ctx.lossy, hosts)))
         status = 0
     finally:
