@@ -9,7 +9,8 @@ is what lets the copy grow beyond the original header.
 
 Modes (each in a fresh process; median wall time of --repeat runs, peak RSS):
   floor       iterate ``PyEvtxParser(path).records_json()`` and do nothing else
-  parse_only  triageparse's reader + DuckDB batch conversion + Parquet, on the file directly
+  parse_only  EvtxLog.convert_file on the file directly: reader, DuckDB batch conversion, Parquet (files of
+              2 x PART_MIN_BYTES or more: one forked worker per core and chunk range)
   convert     ``triageparse.convert([file], out)``: also the temp copy, sha256, CollectedFile bookkeeping
 
 SecurityEvents.csv (--csv-rows N): a Get-EventLog CSV of N rows written by sample_data/make_collections.py
