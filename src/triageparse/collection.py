@@ -128,6 +128,7 @@ class Member:
     warnings: list[str] = field(default_factory=list)
     sha256: str | None = None
     read_size: int | None = None
+    disk_path: Path | None = field(default=None, repr=False)   # the file itself, for folder and file sources
     _head: bytes | None = field(default=None, repr=False)
 
     @property
@@ -191,6 +192,16 @@ class Member:
             yield target
         finally:
             shutil.rmtree(tmpdir, ignore_errors=True)
+
+    @contextmanager
+    def readonly_path(self) -> Iterator[Path]:
+        """A path for libraries that only read (EVTX): the file itself when it already lies on disk and
+        is hashed, which saves a copy of a gigabyte log; otherwise a private copy like ``local_path``."""
+        if self.disk_path is not None and self.sha256 is not None and not self.refused:
+            yield self.disk_path
+            return
+        with self.local_path() as path:
+            yield path
 
 
 @dataclass
@@ -430,7 +441,8 @@ def _recover_truncated_zip(path: Path, budget: Budget, problems: list) -> Iterat
                 offset += nxt if nxt >= 0 else 16
 
 
-def open_source(path: Path, limits: Limits, exclude: frozenset[str] = frozenset()) -> tuple[list[Member], str, list, list]:
+def open_source(path: Path, limits: Limits, exclude: frozenset[str] = frozenset(),
+                digest: str | None = None) -> tuple[list[Member], str, list, list]:
     """All members of a source, its identity hash, source-level problems and open spools."""
     budget = Budget(limits)
     problems: list[tuple[str, str]] = []
@@ -462,7 +474,8 @@ def open_source(path: Path, limits: Limits, exclude: frozenset[str] = frozenset(
                     problems.append((rel, f"cannot be read ({exc}); check the permissions of the evidence copy"))
                     continue
                 ident.update(f"{rel}\0{digest}\n".encode())
-                m = Member(rel, size, (lambda fp=fp: open(fp, "rb")), budget, sha256=digest, read_size=size)
+                m = Member(rel, size, (lambda fp=fp: open(fp, "rb")), budget, sha256=digest, read_size=size,
+                           disk_path=fp)
                 members.append(m)
                 if fn.lower().endswith(".zip"):
                     try:
@@ -477,7 +490,7 @@ def open_source(path: Path, limits: Limits, exclude: frozenset[str] = frozenset(
                     del members[limits.max_members:]
                     return members, ident.hexdigest(), problems, spools
         return members, ident.hexdigest(), problems, spools
-    digest = sha256_file(path)
+    digest = digest or sha256_file(path)
     if zipfile.is_zipfile(path) or path.suffix.lower() == ".zip":
         try:
             zf = zipfile.ZipFile(path)
@@ -486,7 +499,9 @@ def open_source(path: Path, limits: Limits, exclude: frozenset[str] = frozenset(
             return list(_recover_truncated_zip(path, budget, problems)), digest, problems, spools
         spools.append(zf)
         return list(_zip_members(zf, "", budget, 1, problems, spools)), digest, problems, spools
-    return [Member(path.name, path.stat().st_size, (lambda: open(path, "rb")), budget)], digest, problems, spools
+    size = path.stat().st_size
+    return [Member(path.name, size, (lambda: open(path, "rb")), budget, sha256=digest, read_size=size,
+                   disk_path=path)], digest, problems, spools
 
 
 def split_collections(source: Path, members: list[Member], digest: str, problems: list) -> list[Collection]:

@@ -227,11 +227,12 @@ def watch(folder: str | Path, out: str | Path, *, interval: float = 5.0, stop: t
 
 def _convert_source(source: Source, *, out: Path, culture, timezone, limits: Limits, done: set[str],
                     on_progress=None, security_event_columns: str = "compact") -> list[CollectionSummary]:
+    digest = None
     if source.path.is_file() and not source.exclude:
         digest = sha256_file(source.path)
         if digest in done:
             return [CollectionSummary.skipped_source(source.path.name, digest)]
-    members, digest, problems, spools = open_source(source.path, limits, source.exclude)
+    members, digest, problems, spools = open_source(source.path, limits, source.exclude, digest)
     try:
         if digest in done:
             return [CollectionSummary.skipped_source(source.path.name, digest)]

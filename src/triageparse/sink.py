@@ -65,6 +65,7 @@ class CollectionSink:
         self.writers: dict[str, pq.ParquetWriter] = {}
         self.buffers: dict[str, list[pa.Table]] = {}
         self.buffered: dict[str, int] = {}
+        self.buffered_bytes: dict[str, int] = {}
         self.rows: dict[str, int] = {}
         # Parquet encoding releases the GIL: one writer thread overlaps it with parsing. Row groups
         # still go out in order (one writer, waited on before the next), so the bytes stay identical.
@@ -80,13 +81,15 @@ class CollectionSink:
     def write(self, table: str, t: pa.Table) -> None:
         self.buffers.setdefault(table, []).append(t)
         self.buffered[table] = self.buffered.get(table, 0) + t.num_rows
+        self.buffered_bytes[table] = self.buffered_bytes.get(table, 0) + t.nbytes
         self.rows[table] = self.rows.get(table, 0) + t.num_rows
-        if self.buffered[table] >= ROW_GROUP_ROWS or sum(p.nbytes for p in self.buffers[table]) >= ROW_GROUP_BYTES:
+        if self.buffered[table] >= ROW_GROUP_ROWS or self.buffered_bytes[table] >= ROW_GROUP_BYTES:
             self._flush(table)
 
     def _flush(self, table: str) -> None:
         parts = self.buffers.pop(table, [])
         self.buffered[table] = 0
+        self.buffered_bytes[table] = 0
         if not parts:
             return
         data = pa.concat_tables(parts)

@@ -229,7 +229,7 @@ def _read_security_records(members: list[Member]) -> pa.Table | None:
     con = duckdb.connect(config={"threads": 1})
     parts = []
     for member in members:
-        with member.local_path() as path:
+        with member.readonly_path() as path:
             for batch in read_batches(path):
                 con.register("batch", pa.table({"doc": pa.array(batch.docs, pa.string())}))
                 parts.append(con.sql(_RECORD_TIMES_SQL).to_arrow_table())

@@ -192,7 +192,7 @@ class EvtxLog(Artifact):
         if not member.head.startswith(EVTX_MAGIC):
             ctx.note("0 bytes: an empty log file, no records")
             return
-        with member.local_path() as path:
+        with member.readonly_path() as path:
             self.convert_file(path, ctx)
 
     def convert_file(self, path: Path, ctx: FileContext) -> None:
