@@ -17,6 +17,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	rm -rf demo-out
 	$(VENV)/bin/triageparse convert sample_data/DFIR-WS01-2025-10-02.zip sample_data/DFIR-LEGACY01-2023-03-14 -o demo-out
+	$(VENV)/bin/triageparse hunt demo-out
 
 test: $(STAMP)
 	$(PY) -m pytest -q
