@@ -108,3 +108,14 @@ def test_watch_converts_collections_as_they_land(tmp_path):
         worker.join(10)
     assert len(ds.dataset(out / "DnsCacheEntry").to_table()) == 3
     assert sum(len(s.collections) for s in seen) == 1     # converted once, not on every look
+
+
+def test_a_rerun_with_other_conversion_options_converts_again(tmp_path):
+    z = dns_zip(tmp_path, "TZ", 3)
+    out = tmp_path / "out"
+    triageparse.convert([z], out)
+    assert triageparse.convert([z], out).collections[0].skipped
+    again = triageparse.convert([z], out, timezone="Europe/Amsterdam")     # learnt the host's zone later
+    assert not again.collections[0].skipped
+    assert triageparse.convert([z], out, timezone="Europe/Amsterdam").collections[0].skipped
+    assert len(ds.dataset(out / "DnsCacheEntry").to_table()) == 3

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import collections as _collections
 import datetime as dt
+import json
 import multiprocessing
 import os
 import sys
@@ -100,6 +101,7 @@ class CollectionRun:
         self.family = detect_family([m.path for m in collection.members])
         self.culture_arg = culture
         self.timezone_arg = timezone
+        self.timezone_given = timezone            # timezone_arg may later name the zone found in evidence
         self.computer_hints: _collections.Counter[str] = _collections.Counter()
         self.placeholders = 0
         self.localtime = LocalTime(pattern_for("en-US"))
@@ -166,7 +168,8 @@ def convert(inputs: Iterable[str | Path], out: str | Path, *, culture: str | Non
     remove_stale_temp_files(out)
     summary = Summary(out)
     sources = expand_inputs([Path(p) for p in inputs])
-    done = set() if force else converted_sources(out)
+    done = set() if force else converted_sources(
+        out, conversion_options(culture, timezone, security_event_columns))
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(sources)))
     task = partial(_convert_source, out=out, culture=culture, timezone=timezone, limits=limits, done=done,
                    security_event_columns=security_event_columns)
@@ -262,8 +265,15 @@ def _batch_worker() -> None:
     sink.USE_WRITER_THREAD = False
 
 
-def converted_sources(out: Path) -> set[str]:
-    """sha256 of every source whose conversion finished in ``out`` with this parser version.
+def conversion_options(culture: str | None, timezone: str | None, security_event_columns: str) -> str:
+    """The options that change rows, as recorded on the Collection row (JSON, sorted keys)."""
+    return json.dumps({"culture": culture, "security_event_columns": security_event_columns,
+                       "timezone": timezone}, sort_keys=True)
+
+
+def converted_sources(out: Path, options: str | None = None) -> set[str]:
+    """sha256 of every source whose conversion finished in ``out`` with this parser version and,
+    when ``options`` is given, the same conversion options (a re-run with --timezone converts again).
 
     The Collection file of a collection is renamed into place last, so its presence means complete.
     """
@@ -271,12 +281,14 @@ def converted_sources(out: Path) -> set[str]:
     found: set[str] = set()
     for f in sorted((out / "Collection").glob("*.parquet")):
         try:
-            t = pq.read_table(f, columns=["SourceSha256", "ParserVersion"])
+            t = pq.read_table(f)
         except Exception:
             continue
-        for sha, version in zip(t.column(0).to_pylist(), t.column(1).to_pylist()):
-            if version == __version__ and sha:
-                found.add(sha)
+        for row in t.select([c for c in ("SourceSha256", "ParserVersion", "ConversionOptions")
+                             if c in t.column_names]).to_pylist():
+            if row["SourceSha256"] and row["ParserVersion"] == __version__ and \
+                    (options is None or row.get("ConversionOptions") == options):
+                found.add(row["SourceSha256"])
     return found
 
 
@@ -414,7 +426,8 @@ def _finish(run: CollectionRun, files_rows: list[dict], issues: list[Issue], mes
         ScriptFamily=run.family, SourceName=coll.display_name, SourceSha256=coll.source_sha256,
         DateCulture=run.culture_name, DateCultureEvidence=run.culture_evidence,
         UtcOffsetMinutes=run.offset_minutes, TimeZone=run.timezone_arg, TimeZoneSource=run.tz_source,
-        ParserVersion=__version__, Files=len(files_rows), PlaceholdersNulled=run.placeholders)])
+        ParserVersion=__version__, Files=len(files_rows), PlaceholdersNulled=run.placeholders,
+        ConversionOptions=conversion_options(run.culture_arg, run.timezone_given, run.security_event_columns))])
     try:
         tables = run.sink.close()
     except BaseException:
