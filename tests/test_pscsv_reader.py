@@ -73,3 +73,15 @@ def test_invalid_utf8_falls_back_to_the_tolerant_reader_without_losing_records()
     assert [r["A"] for r in rows] == ["1", "2", "3"]
     assert rows[1]["B"] == "bad \ufffd byte"
     assert result.fallback
+
+
+def test_a_quote_never_closed_in_the_last_field_is_reported():
+    data = b'"A","B"\r\n"1","ok"\r\n"2","cut off here\r\n'          # the copy stopped mid-value
+    result, rows = read(data)
+    assert rows == [{"A": "1", "B": "ok"}, {"A": "2", "B": "cut off here\r\n"}]
+    assert any("never closed" in i.reason for i in result.issues)
+
+
+def test_a_multi_line_message_is_not_mistaken_for_an_unclosed_quote():
+    result, rows = read(c8(["EventID", "Message"], [["4624", "Logged on.\r\n\r\nSubject:\r\n\tX"]]))
+    assert not result.issues

@@ -105,12 +105,16 @@ def _batches(open_stream, result: CsvReadResult, skip_lines: int) -> Iterator[Cs
     names = unique_names(header)
     delivered = 0
     try:
+        last = None
         for batch in _arrow_batches(open_stream, result, names, skip_lines):
             n = batch.num_rows
             if n:
+                last = batch
                 yield CsvBatch(pa.Table.from_batches([batch]), delivered + 1)
                 delivered += n
                 result.records += n
+        if last is not None:
+            _check_unclosed_quote(last, delivered, result)
         return
     except (pa.ArrowInvalid, pa.ArrowException, UnicodeError, ValueError) as exc:
         result.fallback = True
@@ -124,6 +128,19 @@ def _batches(open_stream, result: CsvReadResult, skip_lines: int) -> Iterator[Cs
                                       f"fast CSV reader stopped ({str(exc)[:200]}); re-reading the rest "
                                       "with the tolerant reader (null and empty strings are no longer told apart)"))
     yield from _python_batches(open_stream, result, names, skip_lines, skip_good=delivered)
+
+
+def _check_unclosed_quote(last: pa.RecordBatch, ordinal: int, result: CsvReadResult) -> None:
+    """A quote never closed (a file cut off mid-value) swallows every later line into the last field,
+    and the record may still have the right number of fields. PowerShell closes every value, so a last
+    value that ends with a line break, or holds a line break followed by a quote, is that case."""
+    for column in last.columns:
+        value = column[-1].as_py()
+        if isinstance(value, str) and ('\n"' in value or '\r"' in value or value.endswith(("\n", "\r"))):
+            result.issues.append(CsvIssue(ordinal, "the last record's value runs over several lines that look like "
+                                          "records: a quote was probably never closed (file cut off?); "
+                                          "those lines are not separate rows", value[:4096]))
+            return
 
 
 def _is_rejection(issue: CsvIssue) -> bool:
