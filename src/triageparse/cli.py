@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+import threading
 from pathlib import Path
 
 from . import __version__, contracts
@@ -179,8 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    if hasattr(signal, "SIGPIPE"):      # `triageparse schema --kql | head` ends quietly, as Unix tools do
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    if hasattr(signal, "SIGPIPE") and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)   # `schema --kql | head` ends quietly, as Unix tools do
     args = build_parser().parse_args(argv)
     _use_jemalloc()
     return args.func(args)
