@@ -153,10 +153,9 @@ DNS_STATUS = {0: "Success", 9003: "NameError", 9501: "NoRecords", 9002: "ServerF
 
 
 def _lookup(values: pa.ChunkedArray | pa.Array, table: dict[int, str]) -> pa.Array:
-    as_int = pc.cast(pc.if_else(pc.fill_null(pc.match_substring_regex(values.cast(pa.string()), r"^\d+$"), False),
-                                values.cast(pa.string()), pa.scalar(None, pa.string())), pa.int64())
-    keys = pa.array(list(table), pa.int64())
-    idx = pc.index_in(as_int, value_set=keys)
+    """Name of a numeric code, matched on the text as written (one hash lookup, no parsing)."""
+    text = pc.utf8_trim_whitespace(values.cast(pa.string()))
+    idx = pc.index_in(text, value_set=pa.array([str(k) for k in table], pa.string()))
     return pc.take(pa.array(list(table.values()), pa.string()), idx)
 
 
