@@ -228,6 +228,21 @@ def _xml_fields(node) -> list[tuple]:
             if e is not node and not list(e)]
 
 
+def test_event_data_with_json_escapes_renders_as_the_python_rendering():
+    """Backslashes, quotes and line breaks in named values: the DuckDB string rewrites (only escaped
+    backslashes, or any mix of escapes) give the XML json_to_xml gives."""
+    from triageparse.artifacts.eventlog_evtx import _Batch
+    values = [{"NewProcessName": "C:\\Windows\\System32\\cmd.exe", "SubjectDomainName": "CORP"},
+              {"CommandLine": 'cmd /c "echo a\tb"\r\nnext', "TargetUserName": "a&b<c>"},
+              {"CommandLine": "ends in a backslash\\", "ProcessName": "literal \\n is no newline"},
+              {"SubjectUserName": "plain", "LogonType": 3}]
+    docs = [orjson.dumps({"Event": {"System": {"EventID": 4688, "Channel": "Security", "TimeCreated":
+            {"#attributes": {"SystemTime": "2020-01-01T00:00:00Z"}}}, "EventData": v}}).decode() for v in values]
+    parser = EvtxLog()
+    out = parser.security_rows(parser.system_rows(_Batch(docs, list(range(len(docs))))))
+    assert out.column("EventData").to_pylist() == [json_to_xml("EventData", v, EVENT_NS) for v in values]
+
+
 def test_json_to_xml_renders_unnamed_data_and_attributes():
     xml = json_to_xml("EventData", {"#attributes": {"Name": "TaskStart"}, "Data": {"#text": ["a<", "b"]},
                                     "Binary": "00FF"}, EVENT_NS)

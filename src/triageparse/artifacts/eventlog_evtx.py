@@ -121,9 +121,12 @@ _XML_STEPS = (
         THEN regexp_replace(x, '([^\\])":(-?[0-9][^,}"]*|true|false)([,}])', '\1":"\2"\3', 'g') ELSE x END""",
     # 3. the markup
     r"""replace(replace(replace(x, '":"', '">'), '","', '</Data><Data Name="'), '"}', '</Data>')""",
-    # 4. JSON string escapes, \\ last through a placeholder
-    r"""CASE WHEN contains(x, '\') THEN replace(replace(replace(replace(replace(replace(replace(x, '\\', chr(1)),
-        '\"', '"'), '\n', chr(10)), '\r', chr(13)), '\t', chr(9)), '\/', '/'), chr(1), '\') ELSE x END""",
+    # 4. JSON string escapes. Most Security rows have only \\ (paths, DOMAIN\user): one replace. Otherwise
+    #    \\ goes last through a placeholder. (Steps 1-3 add and remove no backslash, so `unpaired`, the
+    #    payload without its \\ pairs, tells which escapes x has.)
+    r"""CASE WHEN unpaired IS NULL THEN x WHEN NOT contains(unpaired, '\') THEN replace(x, '\\', '\')
+        ELSE replace(replace(replace(replace(replace(replace(replace(x, '\\', chr(1)),
+        '\"', '"'), '\n', chr(10)), '\r', chr(13)), '\t', chr(9)), '\/', '/'), chr(1), '\') END""",
 )
 # (contains() is ~5x faster than regexp_matches in DuckDB: regexes only where no literal test will do.)
 # Rows the plain steps cannot render faithfully go to json_to_xml: objects and arrays (unnamed <Data>,
@@ -132,10 +135,10 @@ _XML_STEPS = (
 _FLAT = " AND ".join((
     """starts_with(EventDataJson, '{"')""",
     """NOT contains(EventDataJson, '":{')""", """NOT contains(EventDataJson, '":[')""",
-    r"""NOT (contains(EventDataJson, '\') AND regexp_matches(replace(EventDataJson, '\\', ''), '\\[ubf]'))""",
+    r"""NOT coalesce(contains(unpaired, '\u') OR contains(unpaired, '\b') OR contains(unpaired, '\f'), false)""",
     """NOT contains(EventDataJson, '"Binary":')""",
-    r"""NOT contains(EventDataJson, '\":"')""", r"""NOT contains(EventDataJson, '\","')""",
-    r"""NOT contains(EventDataJson, '\"}')""",
+    r"""NOT (contains(EventDataJson, '\"') AND (contains(EventDataJson, '\":"') OR contains(EventDataJson, '\","')
+        OR contains(EventDataJson, '\"}')))""",
 ))
 
 
@@ -149,10 +152,14 @@ def _security_sql(field_names: list[str]) -> str:
     # Security events that use <UserData> (1102 log cleared, 1100, 1104 …) carry their fields one level down.
     # One from_json: binding the wide structure costs ~8 ms a call, paid once per batch.
     fields = (f"from_json(coalesce(EventDataJson, (json_extract(UserDataJson, '$.*')[1])::VARCHAR), '{struct}')")
-    steps = [f"s0 AS (SELECT ord, EventDataJson, UserDataJson, CASE WHEN {_FLAT} THEN EventDataJson END AS x "
-             "FROM rows)"]
+    # unpaired: the payload without its escaped backslashes (the two characters \\ of JSON), NULL when it
+    # has no backslash at all
+    steps = ["escapes AS (SELECT ord, EventDataJson, UserDataJson, CASE WHEN contains(EventDataJson, '\\') "
+             "THEN replace(EventDataJson, '\\\\', '') END AS unpaired FROM rows)",
+             f"s0 AS (SELECT ord, EventDataJson, UserDataJson, unpaired, CASE WHEN {_FLAT} THEN EventDataJson END AS x "
+             "FROM escapes)"]
     for i, step in enumerate(_XML_STEPS, 1):
-        steps.append(f"s{i} AS (SELECT ord, EventDataJson, UserDataJson, {step} AS x FROM s{i - 1})")
+        steps.append(f"s{i} AS (SELECT ord, EventDataJson, UserDataJson, unpaired, {step} AS x FROM s{i - 1})")
     return f"""
     WITH {", ".join(steps)}
     SELECT ord, {fields} AS f,
