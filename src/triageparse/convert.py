@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from . import __version__
+from .artifacts import load_all, load_all_in_background
 from .artifacts.base import Artifact, FileContext, Issue, choose
 from .artifacts.eventlog_common import security_event_table
 from .collection import (Collection, Limits, LimitExceeded, Member, Source, expand_inputs, open_source, sha256_file,
@@ -174,6 +175,7 @@ def convert(inputs: Iterable[str | Path], out: str | Path, *, culture: str | Non
     task = partial(_convert_source, out=out, culture=culture, timezone=timezone, limits=limits, done=done,
                    security_event_columns=security_event_columns)
     if jobs == 1:
+        load_all_in_background()
         for source in sources:
             for result in task(source, on_progress=on_progress):
                 summary.collections.append(result)
@@ -182,6 +184,7 @@ def convert(inputs: Iterable[str | Path], out: str | Path, *, culture: str | Non
         return summary
     # Whole sources go to worker processes; results are gathered in input order. Fork where it is safe
     # (Linux): workers start at once and callers need no `if __name__ == "__main__"` guard.
+    load_all()      # once, before the fork: the workers inherit the imported parsers
     context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_batch_worker) as pool:
         futures = [pool.submit(task, source) for source in sources]

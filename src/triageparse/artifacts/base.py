@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Iterable, Iterator
 
+import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -288,25 +289,40 @@ def _count_failed(mask: pa.Array, values: pa.Array, name: str, why: str, ctx: Fi
         ctx.warn(None, f"{n} value(s) of {name} {why}; stored as null (e.g. {str(example)[:200]!r})", str(example))
 
 
-_PLACEHOLDER_STARTS = ("System.", "Microsoft.", "MSFT_", "{MSFT_", "SafeServiceHandle")
+_PLACEHOLDER_FIRST = np.frombuffer(b"MS{", np.uint8)     # every PLACEHOLDER starts with one of these
 
 
 def _null_placeholders(arr: pa.Array, name: str, ctx: FileContext) -> pa.Array:
-    # A cheap prefix test first: the full regex over every string of a 1M-row file costs seconds.
-    candidates = None
-    for prefix in _PLACEHOLDER_STARTS:
-        hit = pc.starts_with(arr, prefix)
-        candidates = hit if candidates is None else pc.or_(candidates, hit)
-    if not pc.any(candidates).as_py():
+    # The regex runs only on values whose first byte can start a placeholder: the full regex over
+    # every string of a 1M-row file costs seconds, the first-byte test on the Arrow buffers ~10 ms.
+    candidates = _starting_with(arr, _PLACEHOLDER_FIRST)
+    if not len(candidates):
         return arr
-    hit = pc.fill_null(pc.and_(candidates, pc.match_substring_regex(arr, PLACEHOLDER.pattern)), False)
-    n = pc.sum(hit).as_py() or 0
+    subset = arr.take(pa.array(candidates))
+    hit = pc.fill_null(pc.match_substring_regex(subset, PLACEHOLDER.pattern), False).to_numpy(zero_copy_only=False)
+    n = int(hit.sum())
     if n:
-        example = pc.filter(arr, hit)[0].as_py()
+        example = subset.filter(pa.array(hit))[0].as_py()
         ctx.note(f"{n} type-name placeholder(s) in {name} (e.g. {example}) stored as null")
         ctx.run.placeholders += n
-        arr = pc.if_else(hit, pa.scalar(None, pa.string()), arr)
+        mask = np.zeros(len(arr), np.bool_)
+        mask[candidates[hit]] = True
+        arr = pc.if_else(pa.array(mask), pa.scalar(None, pa.string()), arr)
     return arr
+
+
+def _starting_with(arr: pa.Array, first_bytes: np.ndarray) -> np.ndarray:
+    """Positions of the non-empty strings whose first byte is one of ``first_bytes``."""
+    data = arr.buffers()[2]
+    if data is None or data.size == 0:
+        return np.empty(0, np.int64)
+    width = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+    offsets = np.frombuffer(arr.buffers()[1], width)[arr.offset: arr.offset + len(arr) + 1]
+    starts = offsets[:-1]
+    nonempty = offsets[1:] > starts        # null and empty values have no bytes
+    first = np.zeros(len(arr), np.uint8)
+    first[nonempty] = np.frombuffer(data, np.uint8)[starts[nonempty]]
+    return np.flatnonzero(np.isin(first, first_bytes) & nonempty)
 
 
 def _bound_length(arr: pa.Array, name: str, ctx: FileContext) -> pa.Array:

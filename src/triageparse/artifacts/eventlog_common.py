@@ -212,11 +212,19 @@ LOGON_TYPE_NAMES: dict[int, str] = {
     13: "CachedUnlock",
 }
 
-_KNOWN_IDS = pa.array(sorted(SECURITY_EVENT_DESCRIPTIONS), pa.int32())
-_ACTIVITIES = pa.array([f"{i} - {SECURITY_EVENT_DESCRIPTIONS[i]}" for i in sorted(SECURITY_EVENT_DESCRIPTIONS)])
-_LOGON_IDS = pa.array(sorted(LOGON_TYPE_NAMES), pa.int32())
-_LOGON_NAMES = pa.array([f"{i} - {LOGON_TYPE_NAMES[i]}" for i in sorted(LOGON_TYPE_NAMES)])
-_NO_VALUE = pa.array(["", "-"])
+
+
+@functools.cache
+def _lookups() -> dict[str, pa.Array]:
+    # Built on first use, not at import: pyarrow imports pandas (~0.25 s) on its first pa.array of a list.
+    return {
+        "known_ids": pa.array(sorted(SECURITY_EVENT_DESCRIPTIONS), pa.int32()),
+        "activities": pa.array([f"{i} - {SECURITY_EVENT_DESCRIPTIONS[i]}" for i in sorted(SECURITY_EVENT_DESCRIPTIONS)]),
+        "logon_ids": pa.array(sorted(LOGON_TYPE_NAMES), pa.int32()),
+        "logon_names": pa.array([f"{i} - {LOGON_TYPE_NAMES[i]}" for i in sorted(LOGON_TYPE_NAMES)]),
+        "no_value": pa.array(["", "-"]),
+    }
+
 AUDIT_SUCCESS = 0x0020000000000000
 AUDIT_FAILURE = 0x0010000000000000
 
@@ -237,7 +245,7 @@ def _int32(t: pa.Table, name: str) -> pa.Array:
 
 def _account(domain: pa.Array, user: pa.Array) -> pa.Array:
     """``DOMAIN\\user`` when there is a user name; Sentinel writes ``\\user`` when the domain is empty."""
-    has_user = pc.and_(pc.is_valid(user), pc.invert(pc.fill_null(pc.is_in(user, _NO_VALUE), False)))
+    has_user = pc.and_(pc.is_valid(user), pc.invert(pc.fill_null(pc.is_in(user, _lookups()["no_value"]), False)))
     joined = pc.binary_join_element_wise(pc.fill_null(domain, ""), user, "\\")
     return pc.if_else(has_user, joined, pa.scalar(None, pa.string()))
 
@@ -253,8 +261,9 @@ def _set(t: pa.Table, name: str, values: pa.Array, overwrite: bool = False) -> p
 def with_sentinel_columns(t: pa.Table) -> pa.Table:
     """Add the columns Sentinel derives for SecurityEvent; ``t`` has EventID and the named fields as strings."""
     event_id = _int32(t, "EventID")
-    idx = pc.index_in(event_id, value_set=_KNOWN_IDS)
-    activity = pc.coalesce(pc.take(_ACTIVITIES, idx), pc.cast(event_id, pa.string()))
+    lookups = _lookups()
+    idx = pc.index_in(event_id, value_set=lookups["known_ids"])
+    activity = pc.coalesce(pc.take(lookups["activities"], idx), pc.cast(event_id, pa.string()))
     target = _account(_col(t, "TargetDomainName"), _col(t, "TargetUserName"))
     subject = _account(_col(t, "SubjectDomainName"), _col(t, "SubjectUserName"))
     account = pc.coalesce(target, subject)
@@ -262,11 +271,11 @@ def with_sentinel_columns(t: pa.Table) -> pa.Table:
     account_type = pc.if_else(pc.is_null(account), pa.scalar(None, pa.string()),
                               pc.if_else(machine, "Machine", "User"))
     logon_type = _int32(t, "LogonType")
-    logon_name = pc.take(_LOGON_NAMES, pc.index_in(logon_type, value_set=_LOGON_IDS))
+    logon_name = pc.take(lookups["logon_names"], pc.index_in(logon_type, value_set=lookups["logon_ids"]))
     logon_name = pc.coalesce(logon_name, pc.cast(logon_type, pa.string()))
     image = pc.coalesce(_col(t, "NewProcessName"), _col(t, "ProcessName"))
     process = pc.extract_regex(image, r"(?P<p>[^\\/]+)$").field("p")
-    no_image = pc.or_(pc.is_null(image), pc.fill_null(pc.is_in(image, _NO_VALUE), True))
+    no_image = pc.or_(pc.is_null(image), pc.fill_null(pc.is_in(image, _lookups()["no_value"]), True))
     process = pc.if_else(no_image, pa.scalar(None, pa.string()), process)
     t = _set(t, "Activity", activity)
     t = _set(t, "Account", account)

@@ -36,10 +36,9 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 from xml.sax.saxutils import escape, quoteattr
 
-import duckdb
 import evtx
 import orjson
 import pyarrow as pa
@@ -49,6 +48,9 @@ from .. import contracts
 from ..collection import Member
 from .base import Artifact, FileContext
 from .eventlog_common import ORIGIN_EVTX, audit_level, with_sentinel_columns
+
+if TYPE_CHECKING:
+    import duckdb
 
 EVTX_MAGIC = b"ElfFile\x00"
 HEADER_SIZE = 4096             # file header, then independent 64 KiB chunks (each has its own string/template tables)
@@ -183,7 +185,7 @@ class EvtxLog(Artifact):
     tables = ("SecurityEvent", "WindowsEvent")
 
     def __init__(self) -> None:
-        self._con: duckdb.DuckDBPyConnection | None = None
+        self._con = None
         self._security_fields: list[str] | None = None
 
     @classmethod
@@ -270,11 +272,13 @@ class EvtxLog(Artifact):
     @property
     def con(self) -> duckdb.DuckDBPyConnection:
         if self._con is None:
+            import duckdb      # here, not at import: 0.12 s that a collection without event logs never needs
             # One DuckDB thread: a second one did not make the small per-batch queries faster.
             self._con = duckdb.connect(config={"threads": 1})
         return self._con
 
     def system_rows(self, batch: _Batch) -> pa.Table:
+        import duckdb
         table = pa.table({"ord": pa.array(range(len(batch.docs)), pa.int64()),
                           "hdr": pa.array(batch.header_ids, pa.int64()),
                           "doc": pa.array(batch.docs, pa.string())})
