@@ -11,7 +11,8 @@ Modes (each in a fresh process; median wall time of --repeat runs, peak RSS):
   floor       iterate ``PyEvtxParser(path).records_json()`` and do nothing else
   parse_only  EvtxLog.convert_file on the file directly: reader, DuckDB batch conversion, Parquet (files of
               2 x PART_MIN_BYTES or more: one forked worker per core and chunk range)
-  convert     ``triageparse.convert([file], out)``: also the temp copy, sha256, CollectedFile bookkeeping
+  convert     ``triageparse convert FILE -o OUT -q``, the command an analyst runs: also sha256, CollectedFile
+              bookkeeping, and the command's allocator (jemalloc; the library keeps pyarrow's default)
 
 SecurityEvents.csv (--csv-rows N): a Get-EventLog CSV of N rows written by sample_data/make_collections.py
 (multi-line English messages, ~1 KB a record) inside a DFIR folder, against the pyarrow floor
@@ -101,11 +102,10 @@ print(ctx.rows_written)
 """
 
 CONVERT = """
-import sys, shutil, triageparse
+import sys, shutil
+from triageparse.cli import main
 shutil.rmtree(sys.argv[2], ignore_errors=True)
-s = triageparse.convert([sys.argv[1]], sys.argv[2])
-assert s.ok, [c.messages for c in s.collections]
-print(s.rows_written)
+sys.exit(main(["convert", sys.argv[1], "-o", sys.argv[2], "-q"]))
 """
 
 

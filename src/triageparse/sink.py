@@ -21,7 +21,7 @@ from .layout import COMPACTED_MARKER, COMPACTED_PREFIX, remove_collection_from_c
 FORMAT_VERSION = 1
 MARKER = "_triageparse.json"
 ROW_GROUP_ROWS = 128 * 1024
-ROW_GROUP_BYTES = 64 << 20     # wide rows (SecurityEvent with its EventData XML) flush sooner: bounded memory
+ROW_GROUP_BYTES = 32 << 20     # wide rows (SecurityEvent with its EventData XML) flush sooner: bounded memory
 WRITER_OPTIONS = dict(compression="zstd", compression_level=1, use_dictionary=True, write_statistics=True,
                       data_page_version="1.0", version="2.6")
 

@@ -560,15 +560,14 @@ def _fork_worker(path: Path, part: tuple[int, int | None], spool: Path) -> tuple
 def _frames(pid: int, spool: Path) -> Iterator[list[tuple]]:
     """The frames of a worker's spool as they are written, until the worker has exited."""
     pos, exited = 0, False
-    with open(spool, "rb") as f:
+    with pa.OSFile(str(spool), "r") as f:
         while True:
-            head = os.pread(f.fileno(), 8, pos)
-            if len(head) == 8:
-                size = int.from_bytes(head, "little")
-                body = os.pread(f.fileno(), size, pos + 8)
-                if len(body) == size:
+            written = os.fstat(f.fileno()).st_size
+            if written >= pos + 8:
+                size = int.from_bytes(f.read_at(8, pos), "little")
+                if written >= pos + 8 + size:
+                    yield _unpack_frame(f, pos + 8)
                     pos += 8 + size
-                    yield _unpack_frame(body)
                     continue
             if exited:
                 return
@@ -577,15 +576,20 @@ def _frames(pid: int, spool: Path) -> Iterator[list[tuple]]:
                 time.sleep(0.005)
 
 
-def _unpack_frame(body: bytes) -> list[tuple]:
-    """The calls of a frame, each emit with its rows as an Arrow table (read without copying)."""
-    head_size = int.from_bytes(body[:8], "little")
-    calls = pickle.loads(body[8:8 + head_size])
-    data, offset = pa.py_buffer(body), 8 + head_size
+def _unpack_frame(f: pa.OSFile, start: int) -> list[tuple]:
+    """The calls of the frame at ``start``, each emit with its rows as an Arrow table.
+
+    Each table is read into an Arrow buffer of its own: it is freed when its row group is written
+    (a slice of the whole frame would keep the other table's rows alive too), and it comes from
+    Arrow's allocator, which returns memory to the system, not from the Python heap.
+    """
+    head_size = int.from_bytes(f.read_at(8, start), "little")
+    calls = pickle.loads(f.read_at(head_size, start + 8))
+    offset = start + 8 + head_size
+    f.seek(offset)
     for i, call in enumerate(calls):
         if call[0] == "emit":
-            calls[i] = ("emit", call[1], pa.ipc.open_stream(data.slice(offset, call[2])).read_all())
-            offset += call[2]
+            calls[i] = ("emit", call[1], pa.ipc.open_stream(f.read_buffer(call[2])).read_all())
     return calls
 
 
