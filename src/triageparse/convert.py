@@ -23,7 +23,7 @@ from .artifacts.eventlog_common import security_event_table
 from .collection import (Collection, Limits, LimitExceeded, Member, Source, expand_inputs, open_source, sha256_file,
                          split_collections)
 from .family import detect_family
-from .formats.dates import LocalTime, infer_culture, parse_timezone, pattern_for
+from .formats.dates import NO_DATE_VALUES, LocalTime, infer_culture, parse_timezone, pattern_for
 from .sink import CollectionSink, prepare_output
 
 DATE_SAMPLES_PER_FILE = 5000
@@ -130,7 +130,8 @@ class CollectionRun:
             pattern = guess.pattern
             self.culture_name = guess.pattern.name
             self.culture_evidence = guess.evidence
-            if guess.ambiguous:
+            # Without any date value the culture decides nothing (loose EVTX files, hives): no warning.
+            if guess.ambiguous and guess.evidence != NO_DATE_VALUES:
                 messages.append(f"date culture is ambiguous: {guess.evidence}; pass --culture to be sure")
         tz, offset = (None, None)
         if self.timezone_arg:

@@ -58,11 +58,14 @@ class CultureGuess:
     evidence: str
 
 
+NO_DATE_VALUES = "no date values in the collection; assumed en-US"
+
+
 def infer_culture(samples: Iterable[str], newest_allowed: dt.date | None = None) -> CultureGuess:
     """Pick the date pattern that parses the samples, using the folder date to break ties."""
     values = [s for s in (v.strip() for v in samples if v) if s]
     if not values:
-        return CultureGuess(PATTERNS[0], True, "no date values in the collection; assumed en-US")
+        return CultureGuess(PATTERNS[0], True, NO_DATE_VALUES)
     arr = _normalise(pa.array(values, pa.string()))
     scores = []
     for pat in PATTERNS:
