@@ -49,6 +49,15 @@ def test_rerun_skips_converted_sources_unless_forced(tmp_path):
     assert len(ds.dataset(out / "DnsCacheEntry").to_table()) == 10   # rewritten, not duplicated
 
 
+def test_a_damaged_collection_file_in_out_does_not_stop_the_skip_of_the_others(tmp_path):
+    zips = [dns_zip(tmp_path, "A", 5), dns_zip(tmp_path, "B", 5)]
+    out = tmp_path / "out"
+    triageparse.convert(zips, out)
+    (out / "Collection" / "0000000000000000.parquet").write_bytes(b"PAR1 not a parquet file")
+    again = triageparse.convert(zips, out)
+    assert [c.skipped for c in again.collections] == [True, True]
+
+
 def test_a_killed_run_leaves_no_half_table_and_the_rerun_completes_it(tmp_path):
     big = dns_zip(tmp_path, "BIG", 400_000)
     out = tmp_path / "out"

@@ -251,9 +251,9 @@ def sha256_file(path: Path) -> str:
     # Big reads into one buffer: reading and hashing release the GIL, and every retake of it can wait a
     # switch interval (5 ms) behind another thread (the parser imports run beside the first hash).
     h = hashlib.sha256()
-    buf = bytearray(8 << 20)
-    view = memoryview(buf)
     with open(path, "rb", buffering=0) as f:
+        buf = bytearray(min(8 << 20, os.fstat(f.fileno()).st_size + 1))    # small files: a small buffer
+        view = memoryview(buf)
         while n := f.readinto(buf):
             h.update(view[:n])
     return h.hexdigest()
