@@ -464,7 +464,8 @@ def test_a_file_split_across_worker_processes_converts_as_one_process_does(corpu
             assert _table(tmp_path / "split", table).equals(_table(tmp_path / "serial", table)), table
     # The same issues, chunk numbers of the file included; a batch's warning may come before or after
     # the read errors of the next range.
-    issues = [sorted(_table(tmp_path / run, "ParseIssue").to_pylist(), key=lambda i: (i["Reason"], i["SourceRecord"] or 0))
+    issues = [sorted(_table(tmp_path / run, "ParseIssue").to_pylist() if (tmp_path / run / "ParseIssue").exists() else [],
+                     key=lambda i: (i["Reason"], i["SourceRecord"] or 0))
               for run in ("serial", "split")]
     assert issues[0] == issues[1]
     counts = [{k: f[k] for k in ("RowsRead", "RowsWritten", "RowsRejected", "Status")}
