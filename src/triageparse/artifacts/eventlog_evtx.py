@@ -49,6 +49,11 @@ from ..collection import Member
 from .base import Artifact, FileContext
 from .eventlog_common import ORIGIN_EVTX, audit_level, with_sentinel_columns
 
+try:        # the C accelerator of the batch conversion (optional: built when a C compiler is there)
+    from .. import _evtxfast as ACCELERATOR
+except ImportError:         # pragma: no cover - the SQL path below does the same work, slower
+    ACCELERATOR = None
+
 if TYPE_CHECKING:
     import duckdb
 
@@ -132,15 +137,16 @@ _XML_STEPS = (
 )
 # (contains() is ~5x faster than regexp_matches in DuckDB: regexes only where no literal test will do.)
 # Rows the plain steps cannot render faithfully go to json_to_xml: objects and arrays (unnamed <Data>,
-# attributes), <Binary>, \u \b \f escapes (control characters), and a string value that ends in an
-# escaped quote followed by :" ," or } (step 3 would take it for markup).
+# attributes), <Binary>, a key "Data" (one unnamed <Data>), \u \b \f escapes (control characters), a
+# string value that ends in an escaped quote followed by :" ," or } (step 3 would take it for markup),
+# and a key with a quote in it (the Name attribute needs quoteattr).
 _FLAT = " AND ".join((
     """starts_with(EventDataJson, '{"')""",
     """NOT contains(EventDataJson, '":{')""", """NOT contains(EventDataJson, '":[')""",
     r"""NOT coalesce(contains(unpaired, '\u') OR contains(unpaired, '\b') OR contains(unpaired, '\f'), false)""",
-    """NOT contains(EventDataJson, '"Binary":')""",
+    """NOT contains(EventDataJson, '"Binary":')""", """NOT contains(EventDataJson, '"Data":')""",
     r"""NOT (contains(EventDataJson, '\"') AND (contains(EventDataJson, '\":"') OR contains(EventDataJson, '\","')
-        OR contains(EventDataJson, '\"}')))""",
+        OR contains(EventDataJson, '\"}') OR regexp_matches(EventDataJson, '\\"(?:[^"\\]|\\.)*":')))""",
 ))
 
 
@@ -250,7 +256,7 @@ class EvtxLog(Artifact):
             self._convert_part(view, ctx, hosts, skip)
 
     def _emit_batch(self, batch: _Batch, ctx: FileContext, hosts: dict[str, int]) -> int:
-        rows = self.system_rows(batch)
+        rows, security, windows = self.convert_batch(batch)
         computers = pc.value_counts(rows.column("Computer").combine_chunks())
         for item in computers.to_pylist():
             if item["values"]:
@@ -259,13 +265,11 @@ class EvtxLog(Artifact):
         if broken:
             ctx.warn(None, f"{broken} record(s) could not be split into fields; kept whole in RawEventData",
                      rows.filter(pc.is_valid(rows.column("RawEventData"))).column("RawEventData")[0].as_py())
-        security = pc.fill_null(pc.equal(pc.utf8_lower(rows.column("Channel")), "security"), False)
         written = 0
-        n_security = pc.sum(security).as_py() or 0
-        if n_security:
-            written += ctx.emit("SecurityEvent", self.security_rows(rows.filter(security)))
-        if n_security < rows.num_rows:
-            written += ctx.emit("WindowsEvent", self.windows_rows(rows.filter(pc.invert(security))))
+        if security is not None:
+            written += ctx.emit("SecurityEvent", security)
+        if windows is not None:
+            written += ctx.emit("WindowsEvent", windows)
         return written
 
     # -- conversion (also used by the tests and the benchmark) ---------------------------------------
@@ -277,7 +281,33 @@ class EvtxLog(Artifact):
             self._con = duckdb.connect(config={"threads": 1})
         return self._con
 
+    def convert_batch(self, batch: _Batch) -> tuple[pa.Table, pa.Table | None, pa.Table | None]:
+        """(System rows of every record, SecurityEvent rows, WindowsEvent rows) of one batch.
+
+        The C accelerator makes the columns when it is built and takes the batch; otherwise DuckDB
+        does (system_rows, security_rows): the same tables either way.
+        """
+        accelerated = self._accelerated(batch)
+        if accelerated is None:
+            rows = self.system_rows(batch)
+            security = pc.fill_null(pc.equal(pc.utf8_lower(rows.column("Channel")), "security"), False)
+        else:
+            rows, security, fields, event_data, redo = accelerated
+        n_security = pc.sum(security).as_py() or 0
+        security_table = windows_table = None
+        if n_security:
+            security_rows = rows.filter(security)
+            if accelerated is None:
+                security_table = self.security_rows(security_rows)
+            else:
+                fields, event_data = self._redo_leftovers(security_rows, fields, event_data, redo)
+                security_table = self._security_table(security_rows, fields, event_data)
+        if n_security < rows.num_rows:
+            windows_table = self.windows_rows(rows.filter(pc.invert(security)))
+        return rows, security_table, windows_table
+
     def system_rows(self, batch: _Batch) -> pa.Table:
+        """One row per record: the System fields typed, EventData / UserData as JSON text (DuckDB)."""
         import duckdb
         table = pa.table({"ord": pa.array(range(len(batch.docs)), pa.int64()),
                           "hdr": pa.array(batch.header_ids, pa.int64()),
@@ -295,6 +325,64 @@ class EvtxLog(Artifact):
         # DuckDB hands back naive timestamps; SystemTime is UTC.
         return out.set_column(1, "TimeGenerated", pc.cast(t, pa.timestamp("us", tz="UTC")))
 
+    def _accelerated(self, batch: _Batch) -> tuple | None:
+        """The accelerator's columns: (rows as system_rows makes them, Security mask, and for the Security
+        records only: named fields, EventData XML, the mask of records whose fields and XML it left over)."""
+        if ACCELERATOR is None:
+            return None
+        fields = self._security_field_names()
+        columns = ACCELERATOR.convert(batch.docs, batch.header_ids, tuple(fields))
+        if columns is None:
+            return None
+        n, n_security = len(batch.docs), len(columns["fallback"])
+
+        def text(buffers: tuple, length: int = n) -> pa.Array:
+            return pa.Array.from_buffers(pa.string(), length, [pa.py_buffer(b) for b in buffers])
+
+        def integer(name: str, typ: pa.DataType) -> pa.Array:
+            valid, values = columns[name]
+            return pa.Array.from_buffers(pa.int64(), n, [pa.py_buffer(valid), pa.py_buffer(values)]).cast(typ)
+
+        def flags(name: str, length: int) -> pa.Array:
+            return pc.not_equal(pa.Array.from_buffers(pa.uint8(), length, [None, pa.py_buffer(columns[name])]), 0)
+
+        rows = pa.table({
+            "ord": pa.array(range(n), pa.int64()),
+            "TimeGenerated": integer("TimeGenerated", pa.int64()).view(pa.timestamp("us", tz="UTC")),
+            "Computer": text(columns["Computer"]), "Channel": text(columns["Channel"]),
+            "Provider": text(columns["Provider"]), "EventID": integer("EventID", pa.int32()),
+            "EventLevel": integer("EventLevel", pa.int32()), "Task": integer("Task", pa.int32()),
+            "Opcode": text(columns["Opcode"]), "Keywords": text(columns["Keywords"]),
+            "Version": integer("Version", pa.int32()), "EventRecordId": integer("EventRecordId", pa.int64()),
+            "SystemProcessId": integer("SystemProcessId", pa.int32()),
+            "SystemThreadId": integer("SystemThreadId", pa.int32()),
+            "SystemUserId": text(columns["SystemUserId"]), "Correlation": text(columns["Correlation"]),
+            "EventDataJson": text(columns["EventDataJson"]), "UserDataJson": text(columns["UserDataJson"]),
+            "RawEventData": text(columns["RawEventData"]),
+        })
+        named = pa.StructArray.from_arrays([pa.nulls(n_security, pa.string()) if b is None else text(b, n_security)
+                                            for b in columns["fields"]], names=fields)
+        return (rows, flags("security", n), named, text(columns["EventDataXml"], n_security),
+                flags("fallback", n_security))
+
+    def _redo_leftovers(self, rows: pa.Table, fields: pa.StructArray, event_data: pa.Array,
+                        redo: pa.Array) -> tuple[pa.StructArray, pa.Array]:
+        """Fields and XML of the Security records the accelerator left over (UserData, control characters,
+        unnamed <Data>…): from their JSON in Python (a few per batch), or DuckDB for floats and objects."""
+        if not pc.any(redo).as_py():
+            return fields, event_data
+        names = self._security_field_names()
+        left = rows.filter(redo)
+        values = _leftover_fields(left, set(names))
+        if values is None:
+            f_left, _ = self._security_sql_path(left, names)
+            values = {name: f_left.field(name) for name in names}
+        fields = pa.StructArray.from_arrays(
+            [pc.replace_with_mask(fields.field(name), redo, values[name]) if name in values else fields.field(name)
+             for name in names], names=names)
+        return fields, pc.replace_with_mask(event_data, redo, _render_missing_xml(pa.nulls(left.num_rows, pa.string()),
+                                                                                   left))
+
     def windows_rows(self, rows: pa.Table) -> pa.Table:
         level = rows.column("EventLevel").combine_chunks()
         names = pa.array([LEVEL_NAMES.get(i) for i in range(6)])
@@ -309,17 +397,12 @@ class EvtxLog(Artifact):
                 .append_column("EventOrigin", pa.array([ORIGIN_EVTX] * rows.num_rows, pa.string())))
 
     def security_rows(self, rows: pa.Table) -> pa.Table:
+        """SecurityEvent rows of Security-channel System rows, fields and XML by DuckDB."""
+        fields, event_data = self._security_sql_path(rows, self._security_field_names())
+        return self._security_table(rows, fields, event_data)
+
+    def _security_table(self, rows: pa.Table, f: pa.StructArray, event_data: pa.Array) -> pa.Table:
         fields = self._security_field_names()
-        con = self.con.cursor()
-        con.register("rows", rows.select(["ord", "EventDataJson", "UserDataJson"]))
-        try:
-            named = con.sql(_security_sql(fields)).to_arrow_table()
-        finally:
-            con.close()
-        f = named.column("f").combine_chunks()
-        event_data = named.column("EventData").combine_chunks()
-        if event_data.null_count:
-            event_data = _render_missing_xml(event_data, rows)
         cols: dict[str, pa.Array] = {name: f.field(name) for name in fields}
         cols.update({
             "TimeGenerated": rows.column("TimeGenerated"),
@@ -346,6 +429,19 @@ class EvtxLog(Artifact):
         if raw.null_count < len(raw):
             t = t.append_column("RawEventData", raw)      # no SecurityEvent column: kept in AdditionalFields
         return t
+
+    def _security_sql_path(self, rows: pa.Table, fields: list[str]) -> tuple[pa.StructArray, pa.Array]:
+        """The named fields and the EventData XML by DuckDB and string rewrites."""
+        con = self.con.cursor()
+        con.register("rows", rows.select(["ord", "EventDataJson", "UserDataJson"]))
+        try:
+            named = con.sql(_security_sql(fields)).to_arrow_table()
+        finally:
+            con.close()
+        event_data = named.column("EventData").combine_chunks()
+        if event_data.null_count:
+            event_data = _render_missing_xml(event_data, rows)
+        return named.column("f").combine_chunks(), event_data
 
     def _security_field_names(self) -> list[str]:
         """SecurityEvent columns that are named EventData fields (everything that is not derived or System)."""
@@ -622,6 +718,31 @@ def _replay(pid: int, spool: Path, ctx: FileContext, hosts: dict[str, int]) -> i
 
 
 # -- the rare shapes: unnamed <Data>, nested <UserData> ----------------------------------------------
+def _leftover_fields(rows: pa.Table, fields: set[str]) -> dict[str, pa.Array] | None:
+    """The named fields of the records the accelerator left over (UserData, escapes of control
+    characters, unnamed <Data>…), as DuckDB's from_json gives them: text as is, integers and booleans
+    as JSON writes them, null as null. None when a field holds a float or an object (DuckDB's own
+    rendering of those is used then)."""
+    columns: dict[str, list] = {}
+    for i, (ed, ud) in enumerate(zip(rows.column("EventDataJson").to_pylist(), rows.column("UserDataJson").to_pylist())):
+        # as _security_sql: EventData, else the first element of UserData
+        value = orjson.loads(ed) if ed is not None else next(iter(orjson.loads(ud).values()), None) \
+            if ud is not None and ud.startswith("{") else None
+        if not isinstance(value, dict):
+            continue
+        for name, v in value.items():
+            if name not in fields or (name in columns and columns[name][i] is not None):
+                continue        # not a column, or a name twice (the first wins, as in DuckDB)
+            if isinstance(v, bool):
+                v = "true" if v else "false"
+            elif isinstance(v, int):
+                v = str(v)
+            elif v is not None and not isinstance(v, str):
+                return None
+            columns.setdefault(name, [None] * rows.num_rows)[i] = v
+    return {name: pa.array(values, pa.string()) for name, values in columns.items()}
+
+
 def _render_missing_xml(event_data: pa.Array, rows: pa.Table) -> pa.Array:
     """XML for the events DuckDB did not render (UserData, unnamed or attributed Data), from their JSON."""
     missing = pc.is_null(event_data)

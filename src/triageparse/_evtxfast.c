@@ -1,0 +1,688 @@
+/* One pass over a batch of EVTX records as the Rust parser renders them (compact JSON, one string a
+ * record) into Arrow column buffers: the System fields, the EventData / UserData JSON text, and for
+ * Security-channel records the named EventData fields and the <EventData> XML Sentinel stores.
+ *
+ * Why C: the same work as DuckDB SQL plus string kernels costs ~30 us a record, six times the Rust
+ * parser itself (bench/bench_evtx.py); this costs ~2 us. It is an accelerator, not the reference:
+ * eventlog_evtx.py keeps the SQL path, uses it when this module is missing, for every batch this
+ * code declines, and the tests check that both paths give the same tables on every corpus log.
+ *
+ * What it declines. The whole batch (convert() returns None): a record that is not an object with an
+ * "Event" object, a System value that is an object or array where a scalar belongs, nesting deeper
+ * than MAX_DEPTH, or columns past 2 GiB. One record's Security fields and XML (flag 1, redone by the
+ * SQL path and json_to_xml): EventData that is not an object of scalars (unnamed <Data>, attributes,
+ * <Binary>, a key "Data"), UserData instead of EventData, \u \b \f escapes (control characters, which json_to_xml
+ * writes as text), a key that needs escaping, or a field name twice.
+ *
+ * The input is JSON serde_json wrote, so it is well-formed, but its strings hold whatever the logged
+ * program put there: every read is bounded by the string's end, never by its content.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+#define MAX_DEPTH 64
+#define EVENT_NS "http://schemas.microsoft.com/win/2004/08/events/event"
+
+/* ---- growable buffers and Arrow columns ----------------------------------------------------------- */
+typedef struct { char *data; size_t len, cap; int failed; } Buf;
+
+static void buf_reserve(Buf *b, size_t more) {
+    if (b->failed || b->len + more <= b->cap) return;
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->len + more) cap *= 2;
+    char *d = realloc(b->data, cap);
+    if (!d) { b->failed = 1; return; }
+    b->data = d; b->cap = cap;
+}
+static void buf_put(Buf *b, const char *s, size_t n) {
+    buf_reserve(b, n);
+    if (b->failed) return;
+    memcpy(b->data + b->len, s, n); b->len += n;
+}
+static void buf_putc(Buf *b, char c) { buf_put(b, &c, 1); }
+
+/* A string column: int32 offsets, validity bitmap, UTF-8 data (Arrow's layout). */
+typedef struct { Buf data; int32_t *offsets; uint8_t *valid; Py_ssize_t n, nvalid; int failed; } StrCol;
+/* An integer column: int64 values and validity. */
+typedef struct { int64_t *values; uint8_t *valid; Py_ssize_t n; } IntCol;
+
+static int strcol_init(StrCol *c, Py_ssize_t rows) {
+    memset(c, 0, sizeof *c);
+    c->offsets = calloc(rows + 1, sizeof(int32_t));
+    c->valid = calloc(rows / 8 + 1, 1);
+    return c->offsets && c->valid;
+}
+static void strcol_free(StrCol *c) { free(c->data.data); free(c->offsets); free(c->valid); }
+/* Close row c->n: valid with the bytes appended since the last close, or null. */
+static void strcol_end(StrCol *c, int valid) {
+    if (c->data.len > INT32_MAX) c->failed = 1;
+    if (valid) { c->valid[c->n / 8] |= (uint8_t)(1u << (c->n % 8)); c->nvalid++; }
+    else c->data.len = (size_t)c->offsets[c->n];     /* drop anything written for a null */
+    c->n++;
+    c->offsets[c->n] = (int32_t)c->data.len;
+}
+/* Rows up to ``upto`` (exclusive) that were not written are nulls: no bytes, validity bit clear. */
+static void strcol_nulls_until(StrCol *c, Py_ssize_t upto) {
+    int32_t off = c->offsets[c->n];
+    while (c->n < upto) c->offsets[++c->n] = off;
+}
+static int intcol_init(IntCol *c, Py_ssize_t rows) {
+    memset(c, 0, sizeof *c);
+    c->values = calloc(rows + 1, sizeof(int64_t));
+    c->valid = calloc(rows / 8 + 1, 1);
+    return c->values && c->valid;
+}
+static void intcol_free(IntCol *c) { free(c->values); free(c->valid); }
+static void intcol_set(IntCol *c, Py_ssize_t row, int has, int64_t v) {
+    if (has) { c->values[row] = v; c->valid[row / 8] |= (uint8_t)(1u << (row % 8)); }
+}
+
+/* ---- JSON scanning -------------------------------------------------------------------------------- */
+typedef struct { const char *p, *end; int bad; } Cur;
+
+static void ws(Cur *c) { while (c->p < c->end && (*c->p == ' ' || *c->p == '\n' || *c->p == '\r' || *c->p == '\t')) c->p++; }
+static int peek(Cur *c) { ws(c); return c->p < c->end ? (unsigned char)*c->p : -1; }
+static int eat(Cur *c, char ch) { if (peek(c) == ch) { c->p++; return 1; } c->bad = 1; return 0; }
+
+/* String escapes seen while scanning. */
+enum { ESC_ANY = 1, ESC_CONTROL = 2 };   /* ESC_CONTROL: \u, \b or \f */
+
+/* The string at c->p (after its opening quote has been checked): [*s, *e) is its raw content. */
+static int scan_string(Cur *c, const char **s, const char **e, int *esc) {
+    if (!eat(c, '"')) return 0;
+    *s = c->p; *esc = 0;
+    /* keys and short values: a plain loop beats two memchr calls */
+    for (const char *limit = c->end - c->p > 24 ? c->p + 24 : c->end; c->p < limit; c->p++) {
+        if (*c->p == '"') { *e = c->p; c->p++; return 1; }
+        if (*c->p == '\\') break;
+    }
+    while (c->p < c->end) {
+        /* the next quote; a string without a backslash before it (the usual case) ends there */
+        const char *q = memchr(c->p, '"', (size_t)(c->end - c->p));
+        if (!q) break;
+        const char *bs = memchr(c->p, '\\', (size_t)(q - c->p));
+        if (!bs) { *e = q; c->p = q + 1; return 1; }
+        c->p = bs;
+        if (c->p + 1 >= c->end) break;
+        char k = c->p[1];
+        *esc |= ESC_ANY;
+        if (k == 'u' || k == 'b' || k == 'f') *esc |= ESC_CONTROL;
+        if (k == 'u') { if (c->p + 6 > c->end) break; c->p += 6; }
+        else c->p += 2;
+    }
+    c->bad = 1;
+    return 0;
+}
+
+static int hexval(char h) {
+    if (h >= '0' && h <= '9') return h - '0';
+    if (h >= 'a' && h <= 'f') return h - 'a' + 10;
+    if (h >= 'A' && h <= 'F') return h - 'A' + 10;
+    return -1;
+}
+static long hex4(const char *p) {
+    long v = 0;
+    for (int i = 0; i < 4; i++) { int h = hexval(p[i]); if (h < 0) return -1; v = v * 16 + h; }
+    return v;
+}
+static void put_utf8(Buf *b, unsigned long cp) {
+    char u[4];
+    if (cp < 0x80) { u[0] = (char)cp; buf_put(b, u, 1); }
+    else if (cp < 0x800) { u[0] = (char)(0xC0 | (cp >> 6)); u[1] = (char)(0x80 | (cp & 0x3F)); buf_put(b, u, 2); }
+    else if (cp < 0x10000) { u[0] = (char)(0xE0 | (cp >> 12)); u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+                             u[2] = (char)(0x80 | (cp & 0x3F)); buf_put(b, u, 3); }
+    else { u[0] = (char)(0xF0 | (cp >> 18)); u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+           u[2] = (char)(0x80 | ((cp >> 6) & 0x3F)); u[3] = (char)(0x80 | (cp & 0x3F)); buf_put(b, u, 4); }
+}
+
+/* The decoded text of raw JSON string content [s, e); with xml, & < > escaped as XML text. */
+static const uint8_t SPECIAL[256] = {['\\'] = 1, ['&'] = 2, ['<'] = 2, ['>'] = 2};
+
+static void put_unescaped(Buf *b, const char *s, const char *e, int xml) {
+    const char *run = s;
+    const uint8_t stop = xml ? 3 : 1;      /* the bytes that need work: backslash, and & < > for XML */
+    const char *p0 = s;
+    while (p0 < e && !(SPECIAL[(unsigned char)*p0] & stop)) p0++;
+    if (p0 == e) { buf_put(b, s, (size_t)(e - s)); return; }
+    for (const char *p = p0; p < e; ) {
+        char ch = *p;
+        if (!(SPECIAL[(unsigned char)ch] & stop)) { p++; continue; }
+        const char *rep = NULL;
+        if (xml && ch == '&') rep = "&amp;";
+        else if (xml && ch == '<') rep = "&lt;";
+        else if (xml && ch == '>') rep = "&gt;";
+        if (rep) { buf_put(b, run, p - run); buf_put(b, rep, strlen(rep)); run = ++p; continue; }
+        if (ch != '\\' || p + 1 >= e) { p++; continue; }
+        buf_put(b, run, p - run);
+        char k = p[1];
+        p += 2;
+        switch (k) {
+            case 'n': buf_putc(b, '\n'); break;
+            case 'r': buf_putc(b, '\r'); break;
+            case 't': buf_putc(b, '\t'); break;
+            case 'b': buf_putc(b, '\b'); break;
+            case 'f': buf_putc(b, '\f'); break;
+            case 'u': {
+                long cp = p + 4 <= e ? hex4(p) : -1;
+                if (cp < 0) { cp = 0xFFFD; }
+                else {
+                    p += 4;
+                    if (cp >= 0xD800 && cp < 0xDC00 && p + 6 <= e && p[0] == '\\' && p[1] == 'u') {
+                        long lo = hex4(p + 2);
+                        if (lo >= 0xDC00 && lo < 0xE000) { cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00); p += 6; }
+                        else cp = 0xFFFD;
+                    } else if (cp >= 0xD800 && cp < 0xE000) cp = 0xFFFD;   /* a lone surrogate is not UTF-8 */
+                }
+                put_utf8(b, (unsigned long)cp);
+                break;
+            }
+            default: buf_putc(b, k);   /* \" \\ \/ */
+        }
+        run = p;
+    }
+    buf_put(b, run, e - run);
+}
+
+/* Skip one value; [*s, *e) is its raw text. */
+static void skip_value(Cur *c, int depth, const char **s, const char **e) {
+    int ch = peek(c);
+    *s = c->p;
+    if (depth > MAX_DEPTH) { c->bad = 1; return; }
+    if (ch == '"') { const char *a, *b; int esc; scan_string(c, &a, &b, &esc); }
+    else if (ch == '{' || ch == '[') {
+        char close = ch == '{' ? '}' : ']';
+        c->p++;
+        if (peek(c) == close) { c->p++; }
+        else for (;;) {
+            const char *a, *b;
+            if (ch == '{') { int esc; if (!scan_string(c, &a, &b, &esc) || !eat(c, ':')) return; }
+            skip_value(c, depth + 1, &a, &b);
+            if (c->bad) return;
+            if (peek(c) == ',') { c->p++; continue; }
+            if (!eat(c, close)) return;
+            break;
+        }
+    } else {   /* number, true, false, null */
+        while (c->p < c->end && *c->p != ',' && *c->p != '}' && *c->p != ']' && *c->p != ' ' && *c->p != '\n') c->p++;
+        if (c->p == *s) c->bad = 1;
+    }
+    *e = c->p;
+}
+
+/* A scalar value: kind and raw text. */
+enum { V_NONE, V_NULL, V_STRING, V_OTHER /* number, true, false */, V_NESTED };
+typedef struct { int kind, esc; const char *s, *e; } Val;
+
+static void read_value(Cur *c, Val *v, int depth) {
+    int ch = peek(c);
+    v->esc = 0;
+    if (ch == '"') { v->kind = V_STRING; scan_string(c, &v->s, &v->e, &v->esc); return; }
+    skip_value(c, depth, &v->s, &v->e);
+    if (ch == '{' || ch == '[') v->kind = V_NESTED;
+    else if (v->e - v->s == 4 && memcmp(v->s, "null", 4) == 0) v->kind = V_NULL;
+    else v->kind = V_OTHER;
+}
+
+static int key_is(const char *s, const char *e, const char *lit) {
+    size_t n = strlen(lit);
+    return (size_t)(e - s) == n && memcmp(s, lit, n) == 0;
+}
+
+/* Iterate the members of the object at c->p: call with *started = 0 first. Returns 0 at the end. */
+static int next_member(Cur *c, int *started, const char **ks, const char **ke) {
+    int esc;
+    if (!*started) {
+        *started = 1;
+        if (!eat(c, '{')) return 0;
+        if (peek(c) == '}') { c->p++; return 0; }
+    } else {
+        if (peek(c) == ',') c->p++;
+        else { eat(c, '}'); return 0; }
+    }
+    if (!scan_string(c, ks, ke, &esc) || !eat(c, ':')) return 0;
+    return 1;
+}
+
+/* The value at path a/b/... inside the object at c->p (consumes the whole object). */
+static void find_in(Cur *c, const char **path, int depth, Val *out) {
+    const char *ks, *ke, *s, *e;
+    int started = 0;
+    if (peek(c) != '{') { Val tmp; read_value(c, &tmp, depth); return; }
+    while (next_member(c, &started, &ks, &ke)) {
+        if (out->kind == V_NONE && key_is(ks, ke, path[0])) {
+            if (path[1] == NULL) read_value(c, out, depth + 1);
+            else find_in(c, path + 1, depth + 1, out);
+        } else skip_value(c, depth + 1, &s, &e);
+        if (c->bad) return;
+    }
+}
+
+/* ---- typed System values -------------------------------------------------------------------------- */
+/* DuckDB's try_cast(text AS INTEGER / BIGINT): optional sign and digits, else null. */
+static int parse_int(const char *s, const char *e, int64_t lo, int64_t hi, int64_t *out) {
+    while (s < e && (*s == ' ' || *s == '\t')) s++;
+    while (e > s && (e[-1] == ' ' || e[-1] == '\t')) e--;
+    int neg = 0;
+    if (s < e && (*s == '+' || *s == '-')) { neg = *s == '-'; s++; }
+    if (s == e || e - s > 19) return 0;
+    uint64_t v = 0;
+    for (; s < e; s++) { if (*s < '0' || *s > '9') return 0; v = v * 10 + (uint64_t)(*s - '0'); }
+    if (v > (uint64_t)INT64_MAX) return 0;
+    int64_t x = neg ? -(int64_t)v : (int64_t)v;
+    if (x < lo || x > hi) return 0;
+    *out = x;
+    return 1;
+}
+static int scalar_int(const Val *v, int64_t lo, int64_t hi, int64_t *out) {
+    if ((v->kind != V_STRING && v->kind != V_OTHER) || (v->esc & ESC_ANY)) return 0;
+    return parse_int(v->s, v->e, lo, hi, out);
+}
+
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {   /* H. Hinnant's algorithm */
+    y -= m <= 2;
+    const int64_t era = (y >= 0 ? y : y - 399) / 400;
+    const unsigned yoe = (unsigned)(y - era * 400);
+    const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+/* "YYYY-MM-DDTHH:MM:SS[.fraction][Z]" (what the parser writes) -> microseconds since 1970, UTC. */
+static int parse_time(const Val *v, int64_t *out) {
+    if (v->kind != V_STRING || v->esc) return 0;
+    const char *s = v->s, *e = v->e;
+    if (e - s < 19 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != ' ') || s[13] != ':' || s[16] != ':')
+        return 0;
+    int f[6], pos[6] = {0, 5, 8, 11, 14, 17}, len[6] = {4, 2, 2, 2, 2, 2};
+    for (int i = 0; i < 6; i++) {
+        f[i] = 0;
+        for (int j = 0; j < len[i]; j++) {
+            char ch = s[pos[i] + j];
+            if (ch < '0' || ch > '9') return 0;
+            f[i] = f[i] * 10 + (ch - '0');
+        }
+    }
+    static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (f[1] < 1 || f[1] > 12 || f[2] < 1 || f[2] > mdays[f[1] - 1] || f[3] > 23 || f[4] > 59 || f[5] > 59) return 0;
+    if (f[1] == 2 && f[2] == 29 && !((f[0] % 4 == 0 && f[0] % 100 != 0) || f[0] % 400 == 0)) return 0;
+    const char *p = s + 19;
+    int64_t micros = 0;
+    if (p < e && *p == '.') {
+        p++;
+        int digits = 0;
+        for (; p < e && *p >= '0' && *p <= '9'; p++, digits++) if (digits < 6) micros = micros * 10 + (*p - '0');
+        if (digits == 0) return 0;
+        for (; digits < 6; digits++) micros *= 10;      /* digits past microseconds are cut, as DuckDB does */
+    }
+    if (p < e && *p == 'Z') p++;
+    if (p != e) return 0;
+    int64_t days = days_from_civil(f[0], (unsigned)f[1], (unsigned)f[2]);
+    *out = ((days * 24 + f[3]) * 60 + f[4]) * 60 * 1000000LL + (int64_t)f[5] * 1000000LL + micros;
+    return 1;
+}
+
+/* ---- the batch ----------------------------------------------------------------------------------- */
+enum { S_PROVIDER, S_OPCODE, S_KEYWORDS, S_CHANNEL, S_COMPUTER, S_USERID, S_CORRELATION, S_EVENTDATA, S_USERDATA,
+       S_XML, S_RAW, N_STR };
+static const char *STR_NAMES[N_STR] = {"Provider", "Opcode", "Keywords", "Channel", "Computer", "SystemUserId",
+                                       "Correlation", "EventDataJson", "UserDataJson", "EventDataXml", "RawEventData"};
+enum { I_TIME, I_EVENTID, I_LEVEL, I_TASK, I_VERSION, I_RECORDID, I_PID, I_TID, N_INT };
+static const char *INT_NAMES[N_INT] = {"TimeGenerated", "EventID", "EventLevel", "Task", "Version", "EventRecordId",
+                                       "SystemProcessId", "SystemThreadId"};
+
+typedef struct { const char *name; Py_ssize_t len; int index; } Field;
+typedef struct { Field *slots; size_t mask; } FieldTable;
+
+static uint64_t fnv(const char *s, size_t n) {
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++) { h ^= (unsigned char)s[i]; h *= 1099511628211ULL; }
+    return h;
+}
+static int field_lookup(const FieldTable *t, const char *s, const char *e) {
+    size_t n = (size_t)(e - s);
+    for (size_t i = fnv(s, n) & t->mask;; i = (i + 1) & t->mask) {
+        const Field *f = &t->slots[i];
+        if (!f->name) return -1;
+        if ((size_t)f->len == n && memcmp(f->name, s, n) == 0) return f->index;
+    }
+}
+
+typedef struct {
+    Py_ssize_t rows;
+    StrCol str[N_STR];
+    IntCol ints[N_INT];
+    StrCol *fields;
+    Py_ssize_t nfields;
+    uint8_t *security;       /* a byte a record: 1 for the Security channel */
+    Py_ssize_t srows;        /* Security records so far: the row of the Security-only columns */
+    uint8_t *flags;          /* a byte a Security record: 1 where its fields and XML are left to the SQL path */
+    Py_ssize_t *seen;        /* per field: the last row that set it (a name twice declines the record) */
+    struct { Py_ssize_t field, n; size_t len; } *touched;   /* what the current record wrote, to undo it */
+    Py_ssize_t ntouched;
+} Batch;
+
+/* A System scalar as VARCHAR (DuckDB's from_json): string decoded, number / bool as written, null as null. */
+static int put_scalar(StrCol *col, const Val *v) {
+    if (v->kind == V_NESTED) return 0;
+    if (v->kind == V_STRING) put_unescaped(&col->data, v->s, v->e, 0);
+    else if (v->kind == V_OTHER) buf_put(&col->data, v->s, (size_t)(v->e - v->s));
+    strcol_end(col, v->kind == V_STRING || v->kind == V_OTHER);
+    return 1;
+}
+
+static int is_security(const Val *ch) {
+    static const char *lit = "security";
+    if (ch->kind != V_STRING || ch->esc || ch->e - ch->s != 8) return 0;
+    for (int i = 0; i < 8; i++) {
+        char x = ch->s[i];
+        if (x >= 'A' && x <= 'Z') x = (char)(x - 'A' + 'a');
+        if (x != lit[i]) return 0;
+    }
+    return 1;
+}
+
+/* Security fields and XML of one record's EventData object [s, e); 0: declined (the SQL path does it). */
+static int security_fields(Batch *b, Py_ssize_t row, const FieldTable *ft, const char *s, const char *e) {
+    Cur c = {s, e, 0};
+    Buf *xml = &b->str[S_XML].data;
+    const char *ks, *ke;
+    int started = 0;
+    buf_put(xml, "<EventData xmlns=\"" EVENT_NS "\">", sizeof("<EventData xmlns=\"" EVENT_NS "\">") - 1);
+    while (next_member(&c, &started, &ks, &ke)) {
+        Val v;
+        read_value(&c, &v, 2);
+        /* "Data" is how the parser writes an unnamed <Data>; json_to_xml renders those */
+        if (c.bad || v.kind == V_NESTED || (v.esc & ESC_CONTROL) || key_is(ks, ke, "Binary") || key_is(ks, ke, "Data"))
+            return 0;
+        for (const char *k = ks; k < ke; k++)
+            if (*k == '\\' || *k == '&' || *k == '<' || *k == '>' || *k == '"' || (unsigned char)*k < 0x20) return 0;
+        buf_put(xml, "<Data Name=\"", 12);
+        buf_put(xml, ks, (size_t)(ke - ks));
+        buf_put(xml, "\">", 2);
+        if (v.kind == V_STRING) put_unescaped(xml, v.s, v.e, 1);
+        else if (v.kind == V_OTHER) buf_put(xml, v.s, (size_t)(v.e - v.s));
+        buf_put(xml, "</Data>", 7);
+        int f = field_lookup(ft, ks, ke);
+        if (f >= 0) {
+            int first = b->seen[f] != row;       /* a name twice (4648's LogonGuid): the first value, as DuckDB */
+            b->seen[f] = row;
+            if (first && v.kind != V_NULL) {
+                StrCol *col = &b->fields[f];
+                b->touched[b->ntouched].field = f;
+                b->touched[b->ntouched].n = col->n;
+                b->touched[b->ntouched].len = col->data.len;
+                b->ntouched++;
+                /* rows of this column before this one that were not written yet are nulls */
+                strcol_nulls_until(col, row);
+                if (v.kind == V_STRING) put_unescaped(&col->data, v.s, v.e, 0);
+                else buf_put(&col->data, v.s, (size_t)(v.e - v.s));
+                strcol_end(col, 1);
+            }
+        }
+    }
+    if (c.bad) return 0;
+    buf_put(xml, "</EventData>", 12);
+    return 1;
+}
+
+/* One record; 0: the batch is declined. */
+static int convert_record(Batch *b, Py_ssize_t row, const char *doc, Py_ssize_t n, int64_t header_id,
+                          const FieldTable *ft) {
+    Cur c = {doc, doc + n, 0};
+    const char *ks, *ke, *s, *e;
+    Val provider = {V_NONE}, eventid = {V_NONE}, version = {V_NONE}, level = {V_NONE}, task = {V_NONE},
+        opcode = {V_NONE}, keywords = {V_NONE}, time = {V_NONE}, recordid = {V_NONE}, correlation = {V_NONE},
+        pid = {V_NONE}, tid = {V_NONE}, channel = {V_NONE}, computer = {V_NONE}, userid = {V_NONE},
+        eventdata = {V_NONE}, userdata = {V_NONE};
+    int have_event = 0, time_created = 0, started = 0;
+    while (next_member(&c, &started, &ks, &ke)) {
+        if (!key_is(ks, ke, "Event") || have_event) { skip_value(&c, 1, &s, &e); if (c.bad) return 0; continue; }
+        have_event = 1;
+        int ev_started = 0;
+        if (peek(&c) != '{') return 0;
+        while (next_member(&c, &ev_started, &ks, &ke)) {
+            if (key_is(ks, ke, "System")) {
+                int sys_started = 0;
+                if (peek(&c) != '{') return 0;
+                while (next_member(&c, &sys_started, &ks, &ke)) {
+                    Val *slot = NULL;
+                    if (key_is(ks, ke, "Provider")) {
+                        static const char *p[] = {"#attributes", "Name", NULL};
+                        find_in(&c, p, 3, &provider);
+                    } else if (key_is(ks, ke, "EventID")) {
+                        if (peek(&c) == '{') { static const char *p[] = {"#text", NULL}; find_in(&c, p, 3, &eventid); }
+                        else read_value(&c, &eventid, 3);
+                    } else if (key_is(ks, ke, "TimeCreated")) {
+                        time_created = peek(&c) == '{';
+                        static const char *p[] = {"#attributes", "SystemTime", NULL};
+                        find_in(&c, p, 3, &time);
+                    } else if (key_is(ks, ke, "Correlation")) {
+                        if (peek(&c) == '{') {
+                            static const char *p[] = {"#attributes", NULL};
+                            find_in(&c, p, 3, &correlation);
+                            if (correlation.kind == V_NESTED && *correlation.s != '{') correlation.kind = V_NONE;
+                        } else { Val tmp; read_value(&c, &tmp, 3); }
+                    } else if (key_is(ks, ke, "Execution")) {
+                        const char *p1[] = {"#attributes", NULL};
+                        Val attrs = {V_NONE};
+                        find_in(&c, p1, 3, &attrs);
+                        if (attrs.kind == V_NESTED && *attrs.s == '{') {
+                            static const char *pp[] = {"ProcessID", NULL}, *pt[] = {"ThreadID", NULL};
+                            Cur a = {attrs.s, attrs.e, 0};
+                            find_in(&a, pp, 4, &pid);
+                            Cur t = {attrs.s, attrs.e, 0};
+                            find_in(&t, pt, 4, &tid);
+                            if (a.bad || t.bad) return 0;
+                        }
+                    } else if (key_is(ks, ke, "Security")) {
+                        static const char *p[] = {"#attributes", "UserID", NULL};
+                        find_in(&c, p, 3, &userid);
+                    } else if (key_is(ks, ke, "Version")) slot = &version;
+                    else if (key_is(ks, ke, "Level")) slot = &level;
+                    else if (key_is(ks, ke, "Task")) slot = &task;
+                    else if (key_is(ks, ke, "Opcode")) slot = &opcode;
+                    else if (key_is(ks, ke, "Keywords")) slot = &keywords;
+                    else if (key_is(ks, ke, "EventRecordID")) slot = &recordid;
+                    else if (key_is(ks, ke, "Channel")) slot = &channel;
+                    else if (key_is(ks, ke, "Computer")) slot = &computer;
+                    else skip_value(&c, 3, &s, &e);
+                    if (slot) {
+                        if (slot->kind != V_NONE) return 0;   /* a key twice: the SQL path decides */
+                        read_value(&c, slot, 3);
+                    }
+                    if (c.bad) return 0;
+                }
+            } else if (key_is(ks, ke, "EventData") && eventdata.kind == V_NONE) read_value(&c, &eventdata, 2);
+            else if (key_is(ks, ke, "UserData") && userdata.kind == V_NONE) read_value(&c, &userdata, 2);
+            else skip_value(&c, 2, &s, &e);
+            if (c.bad) return 0;
+        }
+    }
+    if (c.bad || !have_event || peek(&c) != -1) return 0;
+    /* scalars that are objects or arrays: the SQL path renders them */
+    const Val *scalars[] = {&provider, &opcode, &keywords, &channel, &computer, &userid, &version, &level, &task,
+                            &recordid, &pid, &tid, &eventid, &time};
+    for (size_t i = 0; i < sizeof scalars / sizeof *scalars; i++) if (scalars[i]->kind == V_NESTED) return 0;
+
+    put_scalar(&b->str[S_PROVIDER], &provider);
+    put_scalar(&b->str[S_OPCODE], &opcode);
+    put_scalar(&b->str[S_KEYWORDS], &keywords);
+    put_scalar(&b->str[S_CHANNEL], &channel);
+    put_scalar(&b->str[S_COMPUTER], &computer);
+    put_scalar(&b->str[S_USERID], &userid);
+    if (correlation.kind == V_NESTED) buf_put(&b->str[S_CORRELATION].data, correlation.s, (size_t)(correlation.e - correlation.s));
+    strcol_end(&b->str[S_CORRELATION], correlation.kind == V_NESTED);
+    /* EventData / UserData as JSON text, as written (null when absent or JSON null) */
+    int ed = eventdata.kind != V_NONE && eventdata.kind != V_NULL;
+    if (ed) {
+        if (eventdata.kind == V_STRING) buf_putc(&b->str[S_EVENTDATA].data, '"');
+        buf_put(&b->str[S_EVENTDATA].data, eventdata.s, (size_t)(eventdata.e - eventdata.s));
+        if (eventdata.kind == V_STRING) buf_putc(&b->str[S_EVENTDATA].data, '"');
+    }
+    strcol_end(&b->str[S_EVENTDATA], ed);
+    int ud = userdata.kind != V_NONE && userdata.kind != V_NULL;
+    if (ud) {
+        if (userdata.kind == V_STRING) buf_putc(&b->str[S_USERDATA].data, '"');
+        buf_put(&b->str[S_USERDATA].data, userdata.s, (size_t)(userdata.e - userdata.s));
+        if (userdata.kind == V_STRING) buf_putc(&b->str[S_USERDATA].data, '"');
+    }
+    strcol_end(&b->str[S_USERDATA], ud);
+    /* RawEventData: the record whole when it has no TimeCreated */
+    if (!time_created) buf_put(&b->str[S_RAW].data, doc, (size_t)n);
+    strcol_end(&b->str[S_RAW], !time_created);
+
+    int64_t v = 0;
+    int has;     /* (C leaves the order of argument evaluation open: parse first, then store) */
+    has = parse_time(&time, &v);
+    if (!has && time.kind != V_NONE && time.kind != V_NULL) return 0;   /* another time format: the SQL path reads it */
+    intcol_set(&b->ints[I_TIME], row, has, v);
+    has = scalar_int(&eventid, INT32_MIN, INT32_MAX, &v); intcol_set(&b->ints[I_EVENTID], row, has, v);
+    has = scalar_int(&level, INT32_MIN, INT32_MAX, &v); intcol_set(&b->ints[I_LEVEL], row, has, v);
+    has = scalar_int(&task, INT32_MIN, INT32_MAX, &v); intcol_set(&b->ints[I_TASK], row, has, v);
+    has = scalar_int(&version, INT32_MIN, INT32_MAX, &v); intcol_set(&b->ints[I_VERSION], row, has, v);
+    has = scalar_int(&recordid, INT64_MIN, INT64_MAX, &v); intcol_set(&b->ints[I_RECORDID], row, 1, has ? v : header_id);
+    has = scalar_int(&pid, INT32_MIN, INT32_MAX, &v); intcol_set(&b->ints[I_PID], row, has, v);
+    has = scalar_int(&tid, INT32_MIN, INT32_MAX, &v); intcol_set(&b->ints[I_TID], row, has, v);
+
+    /* Security records: named fields and XML, in columns that hold the Security records only */
+    if (!is_security(&channel)) return 1;
+    b->security[row] = 1;
+    Py_ssize_t srow = b->srows++;
+    int xml_ok = 0;
+    size_t xml_start = b->str[S_XML].data.len;
+    b->ntouched = 0;
+    int no_data = (eventdata.kind == V_NONE || eventdata.kind == V_NULL) &&
+                  (userdata.kind == V_NONE || userdata.kind == V_NULL);
+    if (eventdata.kind == V_NESTED && *eventdata.s == '{')
+        xml_ok = security_fields(b, srow, ft, eventdata.s, eventdata.e);
+    if (!xml_ok && !no_data) {
+        for (Py_ssize_t i = b->ntouched - 1; i >= 0; i--) {     /* undo what the record wrote */
+            StrCol *col = &b->fields[b->touched[i].field];
+            for (Py_ssize_t r = b->touched[i].n; r < col->n; r++) {
+                if (col->valid[r / 8] & (1u << (r % 8))) col->nvalid--;
+                col->valid[r / 8] &= (uint8_t)~(1u << (r % 8));
+            }
+            col->n = b->touched[i].n;
+            col->data.len = b->touched[i].len;
+        }
+        b->str[S_XML].data.len = xml_start;
+        b->flags[srow] = 1;
+    }
+    strcol_end(&b->str[S_XML], xml_ok);
+    return 1;
+}
+
+static PyObject *column_tuple(StrCol *c) {
+    return Py_BuildValue("(y#y#y#)", (const char *)c->valid, (Py_ssize_t)(c->n / 8 + 1),
+                         (const char *)c->offsets, (Py_ssize_t)((c->n + 1) * (Py_ssize_t)sizeof(int32_t)),
+                         c->data.data ? c->data.data : "", (Py_ssize_t)c->data.len);
+}
+
+static PyObject *convert(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *docs, *ids, *names;
+    if (!PyArg_ParseTuple(args, "O!O!O!", &PyList_Type, &docs, &PyList_Type, &ids, &PyTuple_Type, &names)) return NULL;
+    Py_ssize_t rows = PyList_GET_SIZE(docs), nf = PyTuple_GET_SIZE(names);
+    if (PyList_GET_SIZE(ids) != rows) { PyErr_SetString(PyExc_ValueError, "docs and ids differ in length"); return NULL; }
+    Batch b;
+    memset(&b, 0, sizeof b);
+    b.rows = rows;
+    b.nfields = nf;
+    PyObject *result = NULL;
+    FieldTable ft = {NULL, 0};
+    Py_ssize_t *seen = NULL;
+    int ok = 1;
+    for (int i = 0; i < N_STR; i++) ok &= strcol_init(&b.str[i], rows);
+    for (int i = 0; i < N_INT; i++) ok &= intcol_init(&b.ints[i], rows);
+    b.fields = calloc((size_t)nf + 1, sizeof(StrCol));
+    b.flags = calloc((size_t)rows + 1, 1);
+    b.security = calloc((size_t)rows + 1, 1);
+    seen = malloc(sizeof(Py_ssize_t) * ((size_t)nf + 1));
+    b.seen = seen;
+    b.touched = malloc(sizeof(*b.touched) * ((size_t)nf + 1));
+    size_t slots = 16;
+    while (slots < (size_t)nf * 4) slots *= 2;
+    ft.slots = calloc(slots, sizeof(Field));
+    ft.mask = slots - 1;
+    ok &= b.fields && b.flags && b.security && seen && b.touched && ft.slots;
+    for (Py_ssize_t f = 0; ok && f < nf; f++) {
+        ok &= strcol_init(&b.fields[f], rows);
+        seen[f] = -1;
+        PyObject *name = PyTuple_GET_ITEM(names, f);
+        Py_ssize_t len;
+        const char *s = PyUnicode_Check(name) ? PyUnicode_AsUTF8AndSize(name, &len) : NULL;
+        if (!s) { ok = 0; break; }
+        size_t i = fnv(s, (size_t)len) & ft.mask;
+        while (ft.slots[i].name) i = (i + 1) & ft.mask;
+        ft.slots[i].name = s; ft.slots[i].len = len; ft.slots[i].index = (int)f;
+    }
+    if (!ok) { if (!PyErr_Occurred()) PyErr_NoMemory(); goto done; }
+
+    int declined = 0;
+    for (Py_ssize_t r = 0; r < rows && !declined; r++) {
+        PyObject *doc = PyList_GET_ITEM(docs, r), *id = PyList_GET_ITEM(ids, r);
+        Py_ssize_t n;
+        const char *s = PyUnicode_Check(doc) ? PyUnicode_AsUTF8AndSize(doc, &n) : NULL;
+        long long header = PyLong_Check(id) ? PyLong_AsLongLong(id) : 0;
+        if (!s || PyErr_Occurred()) { PyErr_Clear(); declined = 1; break; }
+        if (!convert_record(&b, r, s, n, header, &ft)) declined = 1;
+    }
+    for (int i = 0; i < N_STR; i++) declined |= b.str[i].failed || b.str[i].data.failed;
+    for (Py_ssize_t f = 0; f < nf; f++) {
+        if (!declined) strcol_nulls_until(&b.fields[f], b.srows);
+        declined |= b.fields[f].failed || b.fields[f].data.failed;
+    }
+    if (declined) { result = Py_None; Py_INCREF(result); goto done; }
+
+    result = PyDict_New();
+    if (!result) goto done;
+    for (int i = 0; i < N_STR; i++) {
+        PyObject *t = column_tuple(&b.str[i]);
+        if (!t || PyDict_SetItemString(result, STR_NAMES[i], t) < 0) { Py_XDECREF(t); Py_CLEAR(result); goto done; }
+        Py_DECREF(t);
+    }
+    for (int i = 0; i < N_INT; i++) {
+        PyObject *t = Py_BuildValue("(y#y#)", (const char *)b.ints[i].valid, (Py_ssize_t)(rows / 8 + 1),
+                                    (const char *)b.ints[i].values, (Py_ssize_t)(rows * (Py_ssize_t)sizeof(int64_t)));
+        if (!t || PyDict_SetItemString(result, INT_NAMES[i], t) < 0) { Py_XDECREF(t); Py_CLEAR(result); goto done; }
+        Py_DECREF(t);
+    }
+    PyObject *fields = PyList_New(nf);
+    if (!fields || PyDict_SetItemString(result, "fields", fields) < 0) { Py_XDECREF(fields); Py_CLEAR(result); goto done; }
+    Py_DECREF(fields);
+    for (Py_ssize_t f = 0; f < nf; f++) {
+        /* most fields are in no record of a batch: None, not a column of nulls to copy */
+        PyObject *t = b.fields[f].nvalid ? column_tuple(&b.fields[f]) : (Py_INCREF(Py_None), Py_None);
+        if (!t) { Py_CLEAR(result); goto done; }
+        PyList_SET_ITEM(fields, f, t);
+    }
+    PyObject *flags = PyBytes_FromStringAndSize((const char *)b.flags, b.srows);
+    if (!flags || PyDict_SetItemString(result, "fallback", flags) < 0) { Py_XDECREF(flags); Py_CLEAR(result); goto done; }
+    Py_DECREF(flags);
+    PyObject *security = PyBytes_FromStringAndSize((const char *)b.security, rows);
+    if (!security || PyDict_SetItemString(result, "security", security) < 0) {
+        Py_XDECREF(security); Py_CLEAR(result); goto done;
+    }
+    Py_DECREF(security);
+
+done:
+    for (int i = 0; i < N_STR; i++) strcol_free(&b.str[i]);
+    for (int i = 0; i < N_INT; i++) intcol_free(&b.ints[i]);
+    if (b.fields) for (Py_ssize_t f = 0; f < nf; f++) strcol_free(&b.fields[f]);
+    free(b.fields); free(b.flags); free(b.security); free(seen); free(b.touched); free(ft.slots);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"convert", convert, METH_VARARGS,
+     "convert(docs: list[str], header_ids: list[int], field_names: tuple[str, ...]) -> dict | None\n\n"
+     "Arrow buffers (validity, offsets, data) of the System columns and EventData/UserData JSON, a row a\n"
+     "record; 'security': a byte a record, 1 for the Security channel; the EventData XML ('EventDataXml'),\n"
+     "the named fields ('fields') and 'fallback' (1 where the SQL path must redo the fields and XML) hold\n"
+     "a row a Security record. None when the batch is declined."},
+    {NULL, NULL, 0, NULL}};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_evtxfast", NULL, -1, methods, NULL, NULL, NULL, NULL};
+
+PyMODINIT_FUNC PyInit__evtxfast(void) { return PyModule_Create(&module); }

@@ -1,0 +1,126 @@
+"""The C accelerator of the EVTX batch conversion gives, record for record, the tables the DuckDB path gives.
+
+The SQL path (DuckDB + string rewrites) is the reference; _evtxfast.c only makes the same columns
+faster. Compared here on every corpus log, on generated records (hypothesis: any text in any field,
+the escapes serde_json writes) and on shapes the accelerator must decline.
+"""
+from __future__ import annotations
+
+import os
+
+import orjson
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from triageparse.artifacts import eventlog_evtx
+from triageparse.artifacts.eventlog_evtx import EvtxLog, _Batch, read_batches
+
+pytestmark = pytest.mark.skipif(eventlog_evtx.ACCELERATOR is None and os.environ.get("CI") != "true",
+                                reason="the C accelerator is not built here (no C compiler)")
+
+
+def test_the_accelerator_is_built_under_ci():
+    # CI installs with a C compiler: a missing accelerator there is a broken build, not a slow machine.
+    assert eventlog_evtx.ACCELERATOR is not None
+
+
+def _convert(batch: _Batch, accelerated: bool, monkeypatch) -> tuple[pa.Table, pa.Table]:
+    with monkeypatch.context() as m:
+        if not accelerated:
+            m.setattr(eventlog_evtx, "ACCELERATOR", None)
+        _, security, windows = EvtxLog().convert_batch(batch)
+        empty = pa.table({})
+        return (security if security is not None else empty), (windows if windows is not None else empty)
+
+
+# JSON text columns: the accelerator keeps the parser's text, DuckDB writes it anew (\u001F for \u001f):
+# the same JSON, compared as JSON.
+JSON_COLUMNS = {"EventData", "Correlation"}
+
+
+def _same(a: pa.Table, b: pa.Table, what: str) -> None:
+    assert sorted(a.column_names) == sorted(b.column_names), what
+    for name in a.column_names:
+        x, y = a.column(name).combine_chunks(), b.column(name).combine_chunks()
+        if name in JSON_COLUMNS and "WindowsEvent" in what:
+            x, y = ([None if v is None else orjson.loads(v) for v in c.to_pylist()] for c in (x, y))
+            assert x == y, f"{what}: column {name}"
+            continue
+        if not x.equals(y):
+            bad = next(i for i, (p, q) in enumerate(zip(x.to_pylist(), y.to_pylist())) if p != q)
+            pytest.fail(f"{what}: column {name}, row {bad}: accelerated {x[bad]!r} != sql {y[bad]!r}")
+
+
+def _assert_paths_agree(batch: _Batch, monkeypatch, what: str) -> None:
+    fast = _convert(batch, True, monkeypatch)
+    slow = _convert(batch, False, monkeypatch)
+    _same(fast[0], slow[0], f"{what} SecurityEvent")
+    _same(fast[1], slow[1], f"{what} WindowsEvent")
+
+
+def test_accelerated_tables_equal_the_sql_path_on_every_corpus_log(corpus, manifest, monkeypatch):
+    entries = [e for e in manifest if e["kind"] == "evtx"]
+    records = 0
+    for entry in entries:
+        for batch in read_batches(corpus / entry["staged"]):
+            _assert_paths_agree(batch, monkeypatch, entry["staged"])
+            records += len(batch.docs)
+    assert records == sum(e["evtx"]["records_pyevtx_rs"] for e in entries if e.get("evtx"))
+
+
+def _doc(event_data, channel="Security", system_extra: dict | None = None, top: str = "EventData") -> str:
+    system = {"Provider": {"#attributes": {"Name": "Microsoft-Windows-Security-Auditing"}}, "EventID": 4688,
+              "Version": 2, "Level": 0, "Task": 13312, "Opcode": 0, "Keywords": "0x8020000000000000",
+              "TimeCreated": {"#attributes": {"SystemTime": "2024-05-01T10:11:12.123456Z"}}, "EventRecordID": 7,
+              "Correlation": None, "Execution": {"#attributes": {"ProcessID": 4, "ThreadID": 8}},
+              "Channel": channel, "Computer": "WS01.corp.example", "Security": None}
+    system.update(system_extra or {})
+    return orjson.dumps({"Event": {"#attributes": {"xmlns": eventlog_evtx.EVENT_NS}, "System": system,
+                                   top: event_data}}).decode()
+
+
+FIELDS = ["SubjectUserName", "TargetUserName", "CommandLine", "NewProcessName", "LogonType", "IpAddress",
+          "ObjectName", "Unknown Field", "Data", "Binary"]
+values = st.one_of(st.none(), st.text(max_size=40), st.integers(-2**40, 2**40), st.booleans(),
+                   st.sampled_from(["C:\\Windows\\cmd.exe", 'say "hi"', "a&b<c>d", "tab\there\r\nnext", "\\\\srv\\s",
+                                    "ends\\", "\x00\x07\x1f", "\ud7ff\U0001F600", "%%1833", ""]))
+
+
+@settings(max_examples=int(os.environ.get("TRIAGEPARSE_FUZZ_EXAMPLES", "150")), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(st.lists(st.one_of(st.dictionaries(st.sampled_from(FIELDS), values, max_size=8),
+                          st.dictionaries(st.sampled_from(FIELDS), st.lists(values, max_size=2), max_size=2),
+                          st.none(), st.text(max_size=5)), min_size=1, max_size=6),
+       st.sampled_from(["Security", "security", "System", "Microsoft-Windows-Sysmon/Operational"]))
+def test_generated_records_convert_alike_on_both_paths(monkeypatch, event_datas, channel):
+    docs = [_doc(ed, channel) for ed in event_datas]
+    _assert_paths_agree(_Batch(docs, list(range(1, len(docs) + 1))), monkeypatch, "generated")
+
+
+@pytest.mark.parametrize("doc", [
+    _doc({"LogonGuid": "{1}", "TargetUserName": "a", "LogonGuid2": "x"} | {"TargetUserName": "b"}),
+    '{"Event":{"System":{"Channel":"Security","EventID":4624,"TimeCreated":{"#attributes":{"SystemTime":'
+    '"2024-05-01T10:11:12Z"}}},"EventData":{"LogonGuid":"{A}","TargetUserName":"x","LogonGuid":"{B}"}}}',
+    _doc({"A": "b"}, system_extra={"TimeCreated": {"#attributes": {"SystemTime": "2021-12-16T10:25:32.351835800Z"}}}),
+    _doc({"A": "b"}, system_extra={"TimeCreated": {"#attributes": {"SystemTime": "2021-12-16 10:25:32+01:00"}}}),
+    _doc({"A": "b"}, system_extra={"TimeCreated": {"#attributes": {"SystemTime": "not a time"}}}),
+    _doc({"A": "b"}, system_extra={"TimeCreated": None}),
+    _doc({"A": "b"}, system_extra={"EventID": {"#attributes": {"Qualifiers": 16384}, "#text": 7045}}),
+    _doc({"A": "b"}, system_extra={"EventID": "99999999999", "Level": "x", "EventRecordID": None}),
+    _doc({"A": "b"}, system_extra={"Correlation": {"#attributes": {"ActivityID": "{F4}"}}}),
+    _doc({"A": "b"}, system_extra={"Computer": {"nested": True}}),
+    _doc({"A": "b"}, system_extra={"Security": {"#attributes": {"UserID": "S-1-5-18"}}}),
+    _doc({"LogFileCleared": {"SubjectUserName": "admin", "SubjectDomainName": "CORP"}}, top="UserData"),
+    _doc(None), _doc({}), _doc("text"), _doc([1, 2]),
+    _doc({"Data": {"#text": ["a", "b"]}, "Binary": "00FF"}),
+    _doc({"Key \"quoted\"": "v", "Key<": "w"}),
+    _doc({"D": "SURROGATE"}).replace("SURROGATE", "\\ud83d\\ude00 a pair"),   # serde_json never writes a lone one
+    _doc({"A": "b"}).replace('"A":"b"', '"Deep":' + "[" * 80 + "1" + "]" * 80),     # deeper than the C limit
+    '{"Event":{"System":{"Channel":"Security"},"EventData":{"A":"cut off',
+    '{"NotEvent":1}',
+])
+def test_shapes_the_accelerator_must_decline_or_get_right(monkeypatch, doc):
+    good = _doc({"SubjectUserName": "alice", "LogonType": 3})
+    _assert_paths_agree(_Batch([good, doc, good], [1, 2, 3]), monkeypatch, doc[:80])
