@@ -25,11 +25,55 @@
 #define MAX_DEPTH 64
 #define EVENT_NS "http://schemas.microsoft.com/win/2004/08/events/event"
 
+/* ---- memory kept between batches ------------------------------------------------------------------
+ * Each batch needs ~25 MB of column buffers. Freed, glibc hands big blocks back to the system and the
+ * next batch faults every page in again (a fifth of the run was page faults); kept here, they are
+ * reused. Only with the GIL held, so no locking; at most CACHED blocks and CACHED_BYTES in all. */
+#define CACHED 512
+#define CACHED_BYTES ((size_t)48 << 20)
+typedef struct { void *p; size_t cap; } Block;
+static Block cache[CACHED];
+static int ncache;
+static size_t cached_bytes;
+
+static void *cache_get(size_t want, size_t *cap) {
+    int best = -1;           /* the smallest block that fits: big blocks stay for big columns */
+    for (int i = 0; i < ncache; i++)
+        if (cache[i].cap >= want && (best < 0 || cache[i].cap < cache[best].cap)) best = i;
+    if (best >= 0) {
+        void *p = cache[best].p;
+        *cap = cache[best].cap;
+        cached_bytes -= cache[best].cap;
+        cache[best] = cache[--ncache];
+        return p;
+    }
+    *cap = want;
+    return malloc(want ? want : 1);
+}
+static void cache_put(void *p, size_t cap) {
+    if (!p) return;
+    if (ncache < CACHED && cached_bytes + cap <= CACHED_BYTES) {
+        cache[ncache].p = p; cache[ncache].cap = cap; ncache++; cached_bytes += cap;
+    } else free(p);
+}
+static void *cache_zeroed(size_t want, size_t *cap) {
+    void *p = cache_get(want, cap);
+    if (p) memset(p, 0, want);
+    return p;
+}
+
 /* ---- growable buffers and Arrow columns ----------------------------------------------------------- */
 typedef struct { char *data; size_t len, cap; int failed; } Buf;
 
 static void buf_reserve(Buf *b, size_t more) {
     if (b->failed || b->len + more <= b->cap) return;
+    if (!b->data) {
+        size_t cap;
+        b->data = cache_get(more > 4096 ? more : 4096, &cap);
+        if (!b->data) { b->failed = 1; return; }
+        b->cap = cap;
+        if (b->len + more <= b->cap) return;
+    }
     size_t cap = b->cap ? b->cap : 4096;
     while (cap < b->len + more) cap *= 2;
     char *d = realloc(b->data, cap);
@@ -44,17 +88,20 @@ static void buf_put(Buf *b, const char *s, size_t n) {
 static void buf_putc(Buf *b, char c) { buf_put(b, &c, 1); }
 
 /* A string column: int32 offsets, validity bitmap, UTF-8 data (Arrow's layout). */
-typedef struct { Buf data; int32_t *offsets; uint8_t *valid; Py_ssize_t n, nvalid; int failed; } StrCol;
+typedef struct { Buf data; int32_t *offsets; uint8_t *valid; Py_ssize_t n, nvalid; int failed;
+                 size_t offsets_cap, valid_cap; } StrCol;
 /* An integer column: int64 values and validity. */
-typedef struct { int64_t *values; uint8_t *valid; Py_ssize_t n; } IntCol;
+typedef struct { int64_t *values; uint8_t *valid; Py_ssize_t n; size_t values_cap, valid_cap; } IntCol;
 
 static int strcol_init(StrCol *c, Py_ssize_t rows) {
     memset(c, 0, sizeof *c);
-    c->offsets = calloc(rows + 1, sizeof(int32_t));
-    c->valid = calloc(rows / 8 + 1, 1);
+    c->offsets = cache_zeroed((size_t)(rows + 1) * sizeof(int32_t), &c->offsets_cap);
+    c->valid = cache_zeroed((size_t)rows / 8 + 1, &c->valid_cap);
     return c->offsets && c->valid;
 }
-static void strcol_free(StrCol *c) { free(c->data.data); free(c->offsets); free(c->valid); }
+static void strcol_free(StrCol *c) {
+    cache_put(c->data.data, c->data.cap); cache_put(c->offsets, c->offsets_cap); cache_put(c->valid, c->valid_cap);
+}
 /* Close row c->n: valid with the bytes appended since the last close, or null. */
 static void strcol_end(StrCol *c, int valid) {
     if (c->data.len > INT32_MAX) c->failed = 1;
@@ -70,11 +117,11 @@ static void strcol_nulls_until(StrCol *c, Py_ssize_t upto) {
 }
 static int intcol_init(IntCol *c, Py_ssize_t rows) {
     memset(c, 0, sizeof *c);
-    c->values = calloc(rows + 1, sizeof(int64_t));
-    c->valid = calloc(rows / 8 + 1, 1);
+    c->values = cache_zeroed((size_t)(rows + 1) * sizeof(int64_t), &c->values_cap);
+    c->valid = cache_zeroed((size_t)rows / 8 + 1, &c->valid_cap);
     return c->values && c->valid;
 }
-static void intcol_free(IntCol *c) { free(c->values); free(c->valid); }
+static void intcol_free(IntCol *c) { cache_put(c->values, c->values_cap); cache_put(c->valid, c->valid_cap); }
 static void intcol_set(IntCol *c, Py_ssize_t row, int has, int64_t v) {
     if (has) { c->values[row] = v; c->valid[row / 8] |= (uint8_t)(1u << (row % 8)); }
 }
