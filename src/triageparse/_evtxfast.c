@@ -429,21 +429,26 @@ static int is_security(const Val *ch) {
     return 1;
 }
 
-/* Security fields and XML of one record's EventData object [s, e); 0: declined (the SQL path does it). */
-static int security_fields(Batch *b, Py_ssize_t row, const FieldTable *ft, const char *s, const char *e) {
-    Cur c = {s, e, 0};
+/* Security fields and XML of the EventData object at c->p, which it consumes. 0: declined (the SQL path
+ * does it; the object is still read to its end). */
+static int security_fields(Batch *b, Py_ssize_t row, const FieldTable *ft, Cur *c) {
     Buf *xml = &b->str[S_XML].data;
     const char *ks, *ke;
-    int started = 0;
+    int started = 0, ok = 1;
     buf_put(xml, "<EventData xmlns=\"" EVENT_NS "\">", sizeof("<EventData xmlns=\"" EVENT_NS "\">") - 1);
-    while (next_member(&c, &started, &ks, &ke)) {
+    while (next_member(c, &started, &ks, &ke)) {
         Val v;
-        read_value(&c, &v, 2);
+        read_value(c, &v, 2);
+        if (c->bad) return 0;
+        if (!ok) continue;
         /* "Data" is how the parser writes an unnamed <Data>; json_to_xml renders those */
-        if (c.bad || v.kind == V_NESTED || (v.esc & ESC_CONTROL) || key_is(ks, ke, "Binary") || key_is(ks, ke, "Data"))
-            return 0;
-        for (const char *k = ks; k < ke; k++)
-            if (*k == '\\' || *k == '&' || *k == '<' || *k == '>' || *k == '"' || (unsigned char)*k < 0x20) return 0;
+        if (v.kind == V_NESTED || (v.esc & ESC_CONTROL) || key_is(ks, ke, "Binary") || key_is(ks, ke, "Data")) {
+            ok = 0;
+            continue;
+        }
+        for (const char *k = ks; k < ke && ok; k++)
+            if (*k == '\\' || *k == '&' || *k == '<' || *k == '>' || *k == '"' || (unsigned char)*k < 0x20) ok = 0;
+        if (!ok) continue;
         buf_put(xml, "<Data Name=\"", 12);
         buf_put(xml, ks, (size_t)(ke - ks));
         buf_put(xml, "\">", 2);
@@ -468,9 +473,17 @@ static int security_fields(Batch *b, Py_ssize_t row, const FieldTable *ft, const
             }
         }
     }
-    if (c.bad) return 0;
-    buf_put(xml, "</EventData>", 12);
-    return 1;
+    if (c->bad) return 0;
+    if (ok) buf_put(xml, "</EventData>", 12);
+    return ok;
+}
+
+/* Start the Security row of record ``row``: its row in the Security-only columns. */
+static Py_ssize_t security_row(Batch *b, Py_ssize_t row, size_t *xml_start) {
+    b->security[row] = 1;
+    *xml_start = b->str[S_XML].data.len;
+    b->ntouched = 0;
+    return b->srows++;
 }
 
 /* One record; 0: the batch is declined. */
@@ -482,7 +495,9 @@ static int convert_record(Batch *b, Py_ssize_t row, const char *doc, Py_ssize_t 
         opcode = {V_NONE}, keywords = {V_NONE}, time = {V_NONE}, recordid = {V_NONE}, correlation = {V_NONE},
         pid = {V_NONE}, tid = {V_NONE}, channel = {V_NONE}, computer = {V_NONE}, userid = {V_NONE},
         eventdata = {V_NONE}, userdata = {V_NONE};
-    int have_event = 0, time_created = 0, started = 0;
+    int have_event = 0, time_created = 0, started = 0, xml_ok = 0, fields_done = 0;
+    Py_ssize_t srow = -1;
+    size_t xml_start = 0;
     while (next_member(&c, &started, &ks, &ke)) {
         if (!key_is(ks, ke, "Event") || have_event) { skip_value(&c, 1, &s, &e); if (c.bad) return 0; continue; }
         have_event = 1;
@@ -540,7 +555,17 @@ static int convert_record(Batch *b, Py_ssize_t row, const char *doc, Py_ssize_t 
                     }
                     if (c.bad) return 0;
                 }
-            } else if (key_is(ks, ke, "EventData") && eventdata.kind == V_NONE) read_value(&c, &eventdata, 2);
+            } else if (key_is(ks, ke, "EventData") && eventdata.kind == V_NONE) {
+                if (srow < 0 && peek(&c) == '{' && is_security(&channel)) {
+                    /* System came first (it always does): fields and XML in the same pass */
+                    srow = security_row(b, row, &xml_start);
+                    eventdata.s = c.p;
+                    xml_ok = security_fields(b, srow, ft, &c);
+                    eventdata.e = c.p;
+                    eventdata.kind = V_NESTED;
+                    fields_done = 1;
+                } else read_value(&c, &eventdata, 2);
+            }
             else if (key_is(ks, ke, "UserData") && userdata.kind == V_NONE) read_value(&c, &userdata, 2);
             else skip_value(&c, 2, &s, &e);
             if (c.bad) return 0;
@@ -594,15 +619,13 @@ static int convert_record(Batch *b, Py_ssize_t row, const char *doc, Py_ssize_t 
 
     /* Security records: named fields and XML, in columns that hold the Security records only */
     if (!is_security(&channel)) return 1;
-    b->security[row] = 1;
-    Py_ssize_t srow = b->srows++;
-    int xml_ok = 0;
-    size_t xml_start = b->str[S_XML].data.len;
-    b->ntouched = 0;
+    if (srow < 0) srow = security_row(b, row, &xml_start);
     int no_data = (eventdata.kind == V_NONE || eventdata.kind == V_NULL) &&
                   (userdata.kind == V_NONE || userdata.kind == V_NULL);
-    if (eventdata.kind == V_NESTED && *eventdata.s == '{')
-        xml_ok = security_fields(b, srow, ft, eventdata.s, eventdata.e);
+    if (!fields_done && eventdata.kind == V_NESTED && *eventdata.s == '{') {
+        Cur ed = {eventdata.s, eventdata.e, 0};
+        xml_ok = security_fields(b, srow, ft, &ed);
+    }
     if (!xml_ok && !no_data) {
         for (Py_ssize_t i = b->ntouched - 1; i >= 0; i--) {     /* undo what the record wrote */
             StrCol *col = &b->fields[b->touched[i].field];
