@@ -7,7 +7,7 @@ export TRIAGEPARSE_CORPUS ?= $(abspath ../shared/corpus)
 
 .PHONY: demo test fuzz bench docs clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py src/triageparse/_evtxfast.c
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev,kql,registry,adx,notebook]'

@@ -13,7 +13,7 @@ import random
 import shutil
 import sys
 
-from common import DATA, measure, save
+from common import DATA, measure_rounds, save
 
 HEADER = ["TimeToLive", "Caption", "Description", "ElementName", "InstanceId", "Data", "DataLength", "Entry", "Name",
           "Section", "Status", "Type", "PSComputerName", "CimClass", "CimInstanceProperties", "CimSystemProperties"]
@@ -68,11 +68,12 @@ def main() -> None:
         csv_path = folder / "CSV Results (SIEM Import Data)" / "DNSCache.csv"
         if not csv_path.exists():
             write_dns_cache(csv_path, rows)
-        floor = measure(FLOOR, str(csv_path), str(DATA / "floor.parquet"), repeat=args.repeat)
-        ours = measure(TRIAGEPARSE, str(folder), str(DATA / "out"), repeat=args.repeat)
+        measured = measure_rounds({"floor": (FLOOR, (str(csv_path), str(DATA / "floor.parquet"))),
+                                   "triageparse": (TRIAGEPARSE, (str(folder), str(DATA / "out")))}, repeat=args.repeat)
+        floor, ours = measured["floor"], measured["triageparse"]
         size = csv_path.stat().st_size
         entry = {"rows": rows, "bytes": size, "floor": floor, "triageparse": ours,
-                 "time_ratio": round(ours["seconds"] / floor["seconds"], 2),
+                 "time_ratio": ours.pop("x_floor"),
                  "rows_per_second": int(rows / ours["seconds"])}
         result["sizes"].append(entry)
         print(f"{rows:>9,} rows {size / 1e6:7.1f} MB  floor {floor['seconds']:.2f} s {floor['peak_rss_mib']:.0f} MiB  "

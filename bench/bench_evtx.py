@@ -7,9 +7,10 @@ files that parse without error, about 70 % of them from Security logs and 30 % f
 its own checksums and records; the Rust parser reads chunks past the header's chunk count, which
 is what lets the copy grow beyond the original header.
 
-Modes (each in a fresh process; median wall time of --repeat runs, peak RSS):
+Modes (each in a fresh process, one run of each per round; median wall time of --repeat rounds, peak RSS;
+the ratio is the median of the per-round ratios):
   floor       iterate ``PyEvtxParser(path).records_json()`` and do nothing else
-  parse_only  EvtxLog.convert_file on the file directly: reader, DuckDB batch conversion, Parquet (files of
+  parse_only  EvtxLog.convert_file on the file directly: reader, batch conversion (C accelerator), Parquet (files of
               2 x PART_MIN_BYTES or more: one forked worker per core and chunk range)
   convert     ``triageparse convert FILE -o OUT -q``, the command an analyst runs: also sha256, CollectedFile
               bookkeeping, and the command's allocator (jemalloc; the library keeps pyarrow's default)
@@ -29,7 +30,7 @@ import os
 import sys
 from pathlib import Path
 
-from common import DATA, RESULTS, measure, save
+from common import DATA, RESULTS, measure, measure_rounds, save
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = Path(os.environ.get("TRIAGEPARSE_CORPUS", ROOT.parent / "shared" / "corpus"))
@@ -166,12 +167,14 @@ def main() -> None:
         records = count_records(path)
         out = str(DATA / f"evtx_out_{mb}")
         row = {"file_mib": mb, "records": records}
-        for mode, code in (("floor", FLOOR), ("parse_only", PARSE_ONLY), ("convert", CONVERT)):
-            m = measure(code, str(path), out, repeat=args.repeat)
+        measured = measure_rounds({mode: (code, (str(path), out)) for mode, code in
+                                   (("floor", FLOOR), ("parse_only", PARSE_ONLY), ("convert", CONVERT))},
+                                  repeat=args.repeat)
+        for mode, m in measured.items():
             m["records_per_s"] = round(records / m["seconds"])
             row[mode] = m
         for mode in ("parse_only", "convert"):
-            row[f"{mode}_x_floor"] = round(row[mode]["seconds"] / row["floor"]["seconds"], 2)
+            row[f"{mode}_x_floor"] = row[mode].pop("x_floor")
         results["runs"][f"{mb}MiB"] = row
         print(f"{mb} MiB, {records:,} records: floor {row['floor']['seconds']} s "
               f"({row['floor']['peak_rss_mib']} MiB); parse_only {row['parse_only']['seconds']} s = "

@@ -124,3 +124,19 @@ def test_generated_records_convert_alike_on_both_paths(monkeypatch, event_datas,
 def test_shapes_the_accelerator_must_decline_or_get_right(monkeypatch, doc):
     good = _doc({"SubjectUserName": "alice", "LogonType": 3})
     _assert_paths_agree(_Batch([good, doc, good], [1, 2, 3]), monkeypatch, doc[:80])
+
+
+def test_a_conversion_without_the_accelerator_writes_the_same_tables(corpus, tmp_path, monkeypatch):
+    """The whole pipeline on the DuckDB path (no C compiler at install) gives what the accelerated one gives."""
+    import pyarrow.dataset as ds
+
+    import triageparse
+    logs = [corpus / "evtx/shared/T1110_brute_force/mdecrevoisier__ID4768-4771-Kerberos user enumeration (Kerbrute).evtx",
+            corpus / "evtx/shared/T1003.001_LSASS_memory/sbousseaden__sysmon_10_11_lsass_memdump.evtx"]
+    triageparse.convert(logs, tmp_path / "fast")
+    monkeypatch.setattr(eventlog_evtx, "ACCELERATOR", None)
+    triageparse.convert(logs, tmp_path / "sql")
+    for table in ("SecurityEvent", "WindowsEvent"):
+        fast, sql = (ds.dataset(tmp_path / run / table).to_table().sort_by("EventRecordId") for run in ("fast", "sql"))
+        assert fast.num_rows > 0
+        _same(fast, sql, table)
