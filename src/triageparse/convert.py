@@ -281,14 +281,16 @@ def converted_sources(out: Path, options: str | None = None) -> set[str]:
 
     The Collection file of a collection is renamed into place last, so its presence means complete.
     """
-    import pyarrow.dataset as ds
+    files = sorted((out / "Collection").glob("*.parquet"))
+    if not files:
+        return set()
+    import pyarrow.dataset as ds      # here: 0.2 s of imports that a conversion into a new OUT never needs
     import pyarrow.parquet as pq
     from . import contracts
-    files = sorted((out / "Collection").glob("*.parquet"))
     columns = ["SourceSha256", "ParserVersion", "ConversionOptions"]
     try:        # one dataset scan: 0.8 s instead of 3.5 s for 2,000 collections
         tables = [ds.dataset(files, format="parquet", schema=contracts.get("Collection").schema)
-                  .to_table(columns=columns)] if files else []
+                  .to_table(columns=columns)]
     except Exception:        # a damaged or foreign file: read them one by one and pass over the bad ones
         tables = []
         for f in files:

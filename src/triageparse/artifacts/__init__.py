@@ -7,6 +7,7 @@ import threading
 
 _loaded = False
 _lock = threading.Lock()
+_background: threading.Thread | None = None
 
 
 def load_all() -> None:
@@ -28,6 +29,14 @@ def _load_all_and_pandas() -> None:
 def load_all_in_background() -> threading.Thread:
     """Import the parsers, and pandas, on a thread: ~0.4 s of imports that then overlap the sha256
     of the first source (hashing releases the GIL) instead of following it."""
+    global _background
     thread = threading.Thread(target=_load_all_and_pandas, name="triageparse-imports", daemon=True)
     thread.start()
+    _background = thread
     return thread
+
+
+def wait_for_background_imports() -> None:
+    """Before a fork: a child must not start with a module half imported by a thread it does not have."""
+    if _background is not None:
+        _background.join()

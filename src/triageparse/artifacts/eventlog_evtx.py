@@ -226,7 +226,10 @@ class EvtxLog(Artifact):
         if len(parts) == 1:
             self._convert_part(str(path), ctx, hosts)
         else:
-            ctx.run.sink.wait_for_writes()      # no other thread may hold a lock when the workers fork
+            # No other thread may hold a lock when the workers fork: the parser imports, a Parquet write.
+            from . import wait_for_background_imports
+            wait_for_background_imports()
+            ctx.run.sink.wait_for_writes()
             with tempfile.TemporaryDirectory(prefix="triageparse-evtx-") as tmp:
                 workers = [_fork_worker(path, part, Path(tmp) / f"part{i}") for i, part in enumerate(parts)]
                 try:
