@@ -2,17 +2,19 @@
  * record) into Arrow column buffers: the System fields, the EventData / UserData JSON text, and for
  * Security-channel records the named EventData fields and the <EventData> XML Sentinel stores.
  *
- * Why C: the same work as DuckDB SQL plus string kernels costs ~30 us a record, six times the Rust
- * parser itself (bench/bench_evtx.py); this costs ~2 us. It is an accelerator, not the reference:
- * eventlog_evtx.py keeps the SQL path, uses it when this module is missing, for every batch this
- * code declines, and the tests check that both paths give the same tables on every corpus log.
+ * Why C: the same work as DuckDB SQL plus string kernels costs ~22 us a record, 3-4 times the Rust
+ * parser itself; this costs ~4 us (a 32 MiB mix of Security and Sysmon chunks, see bench/). It is an
+ * accelerator, not the reference: eventlog_evtx.py keeps the SQL path, uses it when this module is
+ * missing and for what this code declines, and tests/test_evtx_accelerator.py checks that both paths
+ * give the same tables on every corpus log and on generated records.
  *
  * What it declines. The whole batch (convert() returns None): a record that is not an object with an
- * "Event" object, a System value that is an object or array where a scalar belongs, nesting deeper
- * than MAX_DEPTH, or columns past 2 GiB. One record's Security fields and XML (flag 1, redone by the
- * SQL path and json_to_xml): EventData that is not an object of scalars (unnamed <Data>, attributes,
- * <Binary>, a key "Data"), UserData instead of EventData, \u \b \f escapes (control characters, which json_to_xml
- * writes as text), a key that needs escaping, or a field name twice.
+ * "Event" object, a System value that is an object or array where a scalar belongs, a key of System
+ * twice, a TimeCreated that is not "YYYY-MM-DDTHH:MM:SS[.f]Z", nesting deeper than MAX_DEPTH, or
+ * columns past 2 GiB. One Security record's fields and XML ('fallback' 1, redone by the SQL path and
+ * json_to_xml): EventData that is not an object of scalars (unnamed <Data>, attributes, <Binary>, a
+ * key "Data"), UserData instead of EventData, \u \b \f escapes (control characters, which json_to_xml
+ * writes as text), or a key that needs escaping. A field name twice keeps its first value, as DuckDB.
  *
  * The input is JSON serde_json wrote, so it is well-formed, but its strings hold whatever the logged
  * program put there: every read is bounded by the string's end, never by its content.
