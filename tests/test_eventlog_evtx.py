@@ -452,8 +452,11 @@ def test_a_log_cut_inside_its_file_header_is_one_issue_not_an_abort(corpus, tmp_
     "EDGE_truncated/plaso__System2.evtx",                                       # ends inside a chunk
 ])
 def test_a_file_split_across_worker_processes_converts_as_one_process_does(corpus, tmp_path, monkeypatch, name):
+    from triageparse import sink
     from triageparse.artifacts import eventlog_evtx
     path = corpus / "evtx/shared" / name
+    monkeypatch.setattr(sink, "ROW_GROUP_BYTES", 1 << 16)          # many row groups even in small files
+    monkeypatch.setattr(eventlog_evtx, "GROUP_CHUNKS", 1)          # and batches of one chunk
     triageparse.convert([path], tmp_path / "serial")
     monkeypatch.setattr(eventlog_evtx, "PART_MIN_BYTES", 65536)    # several chunk ranges even in small files
     monkeypatch.setattr(eventlog_evtx, "PROCESSES", 3)
@@ -462,6 +465,9 @@ def test_a_file_split_across_worker_processes_converts_as_one_process_does(corpu
     for table in ("SecurityEvent", "WindowsEvent"):
         if (tmp_path / "serial" / table).exists() or (tmp_path / "split" / table).exists():
             assert _table(tmp_path / "split", table).equals(_table(tmp_path / "serial", table)), table
+            # and byte for byte: row groups end where the rows say, not where a worker's range began
+            files = [sorted((tmp_path / run / table).glob("*.parquet")) for run in ("serial", "split")]
+            assert [f.read_bytes() for f in files[0]] == [f.read_bytes() for f in files[1]], table
     # The same issues, chunk numbers of the file included; a batch's warning may come before or after
     # the read errors of the next range.
     issues = [sorted(_table(tmp_path / run, "ParseIssue").to_pylist() if (tmp_path / run / "ParseIssue").exists() else [],
@@ -480,6 +486,7 @@ def test_a_failed_worker_process_costs_time_not_records(corpus, tmp_path, monkey
     triageparse.convert([path], tmp_path / "serial")
     monkeypatch.setattr(eventlog_evtx, "PART_MIN_BYTES", 65536)
     monkeypatch.setattr(eventlog_evtx, "PROCESSES", 2)
+    monkeypatch.setattr(eventlog_evtx, "GROUP_CHUNKS", 2)
     monkeypatch.setattr(eventlog_evtx, "BATCH_RECORDS", 40)
     emit = eventlog_evtx._SpooledContext.emit
 

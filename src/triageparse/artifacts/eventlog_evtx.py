@@ -65,6 +65,7 @@ EVTX_MAGIC = b"ElfFile\x00"
 HEADER_SIZE = 4096             # file header, then independent 64 KiB chunks (each has its own string/template tables)
 CHUNK_SIZE = 65536
 PART_MIN_BYTES = 8 << 20       # a smaller file is converted in this process (32 MiB: 1.6 s alone, 0.7-1.3 s split)
+GROUP_CHUNKS = 128             # 8 MiB of log: batches never span two groups, ranges start at one (same bytes split or not)
 PROCESSES = min(os.cpu_count() or 1, 8)   # worker processes for one big file; each holds ~350 MiB
 _CHUNK_NUMBER = re.compile(r"chunk number (\d+)")
 BATCH_RECORDS = 8192           # records per batch: ~6 MiB of RSS per 1,000; 4096 cost +25 % CPU (per-query cost);
@@ -228,7 +229,7 @@ class EvtxLog(Artifact):
         # A batch worker (a multiprocessing child) already has a core of its own.
         parts = chunk_ranges(path) if multiprocessing.parent_process() is None and hasattr(os, "fork") else [(0, None)]
         if len(parts) == 1:
-            self._convert_part(str(path), ctx, hosts)
+            self._convert_range(path, (0, None), ctx, hosts)
         else:
             # No other thread may hold a lock when the workers fork: the parser imports, a Parquet write.
             from . import wait_for_background_imports
@@ -254,14 +255,10 @@ class EvtxLog(Artifact):
         for host, n in hosts.items():
             ctx.run.computer_hints[host] += n
 
-    def _convert_part(self, source, ctx: FileContext | _SpooledContext, hosts: dict[str, int], skip: int = 0) -> None:
-        for batch in read_batches(source, ctx, skip=skip):
-            ctx.read(self._emit_batch(batch, ctx, hosts))
-
     def _convert_range(self, path: Path, chunks: tuple[int, int | None], ctx: FileContext | _SpooledContext,
                        hosts: dict[str, int], skip: int = 0) -> None:
-        with _ChunkView(path, *chunks) as view:
-            self._convert_part(view, ctx, hosts, skip)
+        for batch in read_batches(path, ctx, skip=skip, chunks=chunks):
+            ctx.read(self._emit_batch(batch, ctx, hosts))
 
     def _emit_batch(self, batch: _Batch, ctx: FileContext, hosts: dict[str, int]) -> int:
         rows, security, windows = self.convert_batch(batch)
@@ -463,73 +460,90 @@ class EvtxLog(Artifact):
         return self._security_fields
 
 
-def read_batches(path: Path | str | _ChunkView, ctx: FileContext | _SpooledContext | None = None,
-                 batch_records: int | None = None, skip: int = 0) -> Iterator[_Batch]:
-    """Every readable record of an EVTX file, in batches; each raise of the parser is one ParseIssue.
+def read_batches(path: Path | str, ctx: FileContext | _SpooledContext | None = None,
+                 batch_records: int | None = None, skip: int = 0,
+                 chunks: tuple[int, int | None] = (0, None)) -> Iterator[_Batch]:
+    """Every readable record of the EVTX chunks ``chunks`` (all by default), in batches; each raise of
+    the parser is one ParseIssue.
 
-    ``skip``: leave out the first results of the parser (records and raises), which a failed worker
-    already handed over.
+    A batch never spans two groups of GROUP_CHUNKS chunks, and a worker's range starts at a group:
+    the batches, and so the tables and their Parquet bytes, are the same whether a file is converted
+    by one process or split over several. ``skip``: leave out the first results of the parser
+    (records and raises), which a failed worker already handed over.
     """
     batch_records = batch_records or BATCH_RECORDS
-    try:
-        # One Rust thread: the iterator parses on the calling thread anyway, and no thread pool must
-        # exist when a worker is forked.
-        records = evtx.PyEvtxParser(path if isinstance(path, _ChunkView) else str(path), 1).records_json()
-    except (OSError, RuntimeError, ValueError) as exc:     # the file header itself cannot be read
-        if ctx is None:
-            raise
-        ctx.read(1)
-        ctx.reject(None, f"not a readable EVTX file (the file header is damaged or cut short): {exc}")
-        ctx.lossy = True
-        return
-    docs: list[str] = []
-    ids: list[int] = []
+    path = Path(path)
+    first, end = chunks
+    stop = _whole_chunks(path) if end is None else end
+    starts = list(range(first, stop, GROUP_CHUNKS)) or [first]
     consecutive = 0
-    while True:
-        try:
-            record = next(records)
-        except StopIteration:
-            break
-        except Exception as exc:    # RuntimeError from a bad chunk / record; the iterator goes on
-            if skip:
-                skip -= 1
-                continue
-            consecutive += 1
-            if ctx is not None:
+    for g in starts:
+        last_group = g == starts[-1]
+        with _ChunkView(path, g, end if last_group else g + GROUP_CHUNKS) as view:
+            try:
+                # One Rust thread: the iterator parses on the calling thread anyway, and no thread pool must
+                # exist when a worker is forked.
+                records = evtx.PyEvtxParser(view, 1).records_json()
+            except (OSError, RuntimeError, ValueError) as exc:     # the file header itself cannot be read
+                if ctx is None:
+                    raise
                 ctx.read(1)
-                ctx.reject(None, f"EVTX record or chunk could not be read (reading goes on): {_in_file(exc, path)}")
+                ctx.reject(None, f"not a readable EVTX file (the file header is damaged or cut short): {exc}")
                 ctx.lossy = True
-            if consecutive >= MAX_CONSECUTIVE_ERRORS:
-                if ctx is not None:
-                    ctx.warn(None, f"gave up after {consecutive} consecutive read errors")
-                break
-            continue
-        if skip:
-            skip -= 1
-            continue
-        consecutive = 0
-        docs.append(record["data"])
-        ids.append(record["event_record_id"])
-        if len(docs) >= batch_records:
-            yield _Batch(docs, ids)
-            docs, ids = [], []
-    if docs:
-        yield _Batch(docs, ids)
+                return
+            docs: list[str] = []
+            ids: list[int] = []
+            while True:
+                try:
+                    record = next(records)
+                except StopIteration:
+                    break
+                except Exception as exc:    # RuntimeError from a bad chunk / record; the iterator goes on
+                    if skip:
+                        skip -= 1
+                        continue
+                    consecutive += 1
+                    if ctx is not None:
+                        ctx.read(1)
+                        ctx.reject(None, "EVTX record or chunk could not be read (reading goes on): "
+                                   f"{_in_file(exc, view)}")
+                        ctx.lossy = True
+                    if consecutive >= MAX_CONSECUTIVE_ERRORS:
+                        if ctx is not None:
+                            ctx.warn(None, f"gave up after {consecutive} consecutive read errors")
+                        return
+                    continue
+                if skip:
+                    skip -= 1
+                    continue
+                consecutive = 0
+                docs.append(record["data"])
+                ids.append(record["event_record_id"])
+                if len(docs) >= batch_records:
+                    yield _Batch(docs, ids)
+                    docs, ids = [], []
+            if docs:
+                yield _Batch(docs, ids)
+
+
+def _whole_chunks(path: Path) -> int:
+    return max(0, (path.stat().st_size - HEADER_SIZE) // CHUNK_SIZE)
 
 
 # -- parallel conversion of a big file: chunk ranges in forked workers ---------------------------------
 def chunk_ranges(path: Path) -> list[tuple[int, int | None]]:
     """Chunk ranges ``(first, end)`` for the processes that convert one file; ``end`` None is to the end.
 
-    One range per core, each at least ``PART_MIN_BYTES``; the last range also takes any bytes after
-    the last whole chunk, so the parts together are exactly what the serial parser reads.
+    One range per core, each at least ``PART_MIN_BYTES`` and made of whole groups of GROUP_CHUNKS
+    chunks; the last range also takes any bytes after the last whole chunk, so the parts together are
+    exactly what the serial parser reads.
     """
     size = path.stat().st_size
-    chunks = max(0, (size - HEADER_SIZE) // CHUNK_SIZE)
-    parts = max(1, min(PROCESSES, size // PART_MIN_BYTES, chunks))
+    groups = -(-_whole_chunks(path) // GROUP_CHUNKS)
+    parts = max(1, min(PROCESSES, size // PART_MIN_BYTES, groups))
     if parts == 1:
         return [(0, None)]
-    bounds = [chunks * i // parts for i in range(parts + 1)]
+    bounds = [groups * i // parts * GROUP_CHUNKS for i in range(parts + 1)]     # ranges start at a group
     return [(bounds[i], bounds[i + 1] if i + 1 < parts else None) for i in range(parts)]
 
 
