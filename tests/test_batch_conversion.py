@@ -128,3 +128,23 @@ def test_a_rerun_with_other_conversion_options_converts_again(tmp_path):
     assert not again.collections[0].skipped
     assert triageparse.convert([z], out, timezone="Europe/Amsterdam").collections[0].skipped
     assert len(ds.dataset(out / "DnsCacheEntry").to_table()) == 3
+
+
+def test_free_text_columns_get_neither_dictionary_nor_statistics_and_the_rest_keep_both(tmp_path):
+    import pyarrow.parquet as pq
+    out = tmp_path / "out"
+    triageparse.convert([dns_zip(tmp_path, "BIG", 3000)], out)
+    meta = pq.ParquetFile(next((out / "DnsCacheEntry").glob("*.parquet"))).metadata
+    columns = {meta.row_group(0).column(i).path_in_schema: meta.row_group(0).column(i)
+               for i in range(meta.num_columns)}
+    for free_text in ("Entry", "Name", "Data"):     # one distinct value per row; Data 1,750 in 3,000 rows
+        assert not columns[free_text].has_dictionary_page
+        assert not columns[free_text].is_stats_set
+    for coded in ("Computer", "RecordTypeName", "RecordType"):     # one or a few distinct values
+        assert columns[coded].has_dictionary_page
+        assert columns[coded].is_stats_set
+    # Below FREE_TEXT_MIN_VALUES values nothing is decided: the defaults stay.
+    triageparse.convert([dns_zip(tmp_path, "SMALL", 100)], tmp_path / "small")
+    small = pq.ParquetFile(next((tmp_path / "small" / "DnsCacheEntry").glob("*.parquet"))).metadata
+    assert all(small.row_group(0).column(i).has_dictionary_page for i in range(small.num_columns)
+               if small.schema.column(i).physical_type == "BYTE_ARRAY")
