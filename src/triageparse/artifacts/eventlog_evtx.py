@@ -610,7 +610,7 @@ class _SpooledContext:
     A frame is a whole unit of accounting (a batch: its warning, rows and read count; or one lost
     record: read and reject), so whatever a worker handed over before it failed is consistent.
     """
-    spool: io.BufferedWriter
+    spool: pa.NativeFile
     calls: list[tuple] = field(default_factory=list)
     lossy: bool = False
 
@@ -620,10 +620,7 @@ class _SpooledContext:
         empty = [name for name, column in zip(rows.column_names, rows.columns) if column.null_count == len(column)]
         if empty and len(empty) < rows.num_columns:
             rows = rows.drop_columns(empty)
-        sink = pa.BufferOutputStream()
-        with pa.ipc.new_stream(sink, rows.schema) as writer:
-            writer.write_table(rows)
-        self.calls.append(("emit", table, sink.getvalue()))
+        self.calls.append(("emit", table, rows))
         return rows.num_rows        # the parent's emit writes every row it is given (coerce keeps them all)
 
     def read(self, n: int = 1) -> None:
@@ -640,16 +637,24 @@ class _SpooledContext:
 
     def flush(self, *final: tuple) -> None:
         """Write one frame: its size, the size of the pickled calls, the calls, then the Arrow streams
-        of their rows (written as they are, not pickled: no copies of the rows)."""
-        blobs = [c[2] for c in self.calls if c[0] == "emit"]
-        calls = [("emit", c[1], c[2].size) if c[0] == "emit" else c for c in self.calls + list(final)]
+        of their rows, written from the rows' own buffers straight into the file (sized first by a
+        counting stream: serialising into a growing memory buffer copied every batch twice)."""
+        tables = [c[2] for c in self.calls if c[0] == "emit"]
+        sizes = [_ipc_stream(pa.MockOutputStream(), t).size() for t in tables]
+        sized = iter(sizes)
+        calls = [("emit", c[1], next(sized)) if c[0] == "emit" else c for c in self.calls + list(final)]
         head = pickle.dumps(calls, protocol=pickle.HIGHEST_PROTOCOL)
-        size = 8 + len(head) + sum(b.size for b in blobs)
+        size = 8 + len(head) + sum(sizes)
         self.spool.write(size.to_bytes(8, "little") + len(head).to_bytes(8, "little") + head)
-        for blob in blobs:
-            self.spool.write(blob)
-        self.spool.flush()
+        for t in tables:
+            _ipc_stream(self.spool, t)
         self.calls = []
+
+
+def _ipc_stream(sink: pa.NativeFile, rows: pa.Table) -> pa.NativeFile:
+    with pa.ipc.new_stream(sink, rows.schema) as writer:
+        writer.write_table(rows)
+    return sink
 
 
 def _in_file(exc: Exception, source: Path | str | _ChunkView) -> str:
@@ -684,7 +689,7 @@ def _fork_worker(path: Path, part: tuple[int, int | None], spool: Path) -> tuple
             pa.set_memory_pool(pa.jemalloc_memory_pool())
         _keep_freed_memory()
         hosts: dict[str, int] = {}
-        with open(spool, "ab") as out:
+        with pa.OSFile(str(spool), "ab") as out:     # unbuffered: every write reaches the parent at once
             ctx = _SpooledContext(out)
             EvtxLog()._convert_range(path, part, ctx, hosts)
             ctx.flush(("done", ctx.lossy, hosts))
