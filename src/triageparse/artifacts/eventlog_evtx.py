@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import io
+import mmap
 import multiprocessing
 import os
 import pickle
@@ -720,18 +721,24 @@ def _frames(pid: int, spool: Path) -> Iterator[list[tuple]]:
 def _unpack_frame(f: pa.OSFile, start: int) -> list[tuple]:
     """The calls of the frame at ``start``, each emit with its rows as an Arrow table.
 
-    Each table is read into an Arrow buffer of its own: it is freed when its row group is written
-    (a slice of the whole frame would keep the other table's rows alive too), and it comes from
-    Arrow's allocator, which returns memory to the system, not from the Python heap.
+    Each table is a memory map of its own stretch of the spool: no copy of the rows, and the map
+    goes when the table's row group is written (one map of the whole frame would keep the other
+    table's rows mapped too).
     """
     head_size = int.from_bytes(f.read_at(8, start), "little")
     calls = pickle.loads(f.read_at(head_size, start + 8))
     offset = start + 8 + head_size
-    f.seek(offset)
     for i, call in enumerate(calls):
         if call[0] == "emit":
-            calls[i] = ("emit", call[1], pa.ipc.open_stream(f.read_buffer(call[2])).read_all())
+            calls[i] = ("emit", call[1], _mapped_table(f.fileno(), offset, call[2]))
+            offset += call[2]
     return calls
+
+
+def _mapped_table(fd: int, offset: int, size: int) -> pa.Table:
+    start = offset - offset % mmap.ALLOCATIONGRANULARITY      # maps begin at a page boundary
+    view = mmap.mmap(fd, offset - start + size, prot=mmap.PROT_READ, offset=start)
+    return pa.ipc.open_stream(pa.py_buffer(view)[offset - start:]).read_all()
 
 
 def _replay(pid: int, spool: Path, ctx: FileContext, hosts: dict[str, int]) -> int | None:
