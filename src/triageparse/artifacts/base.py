@@ -19,6 +19,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..arrays import contiguous
 from .. import contracts
 from ..collection import Member
 from .eventlog_common import route_security_events
@@ -195,7 +196,7 @@ def coerce(t: pa.Table, contract: contracts.Contract, ctx: FileContext) -> pa.Ta
 
 
 def _convert(arr: pa.ChunkedArray, col: contracts.Column, ctx: FileContext) -> pa.Array:
-    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    arr = contiguous(arr)
     kt = col.kusto_type
     target = col.arrow_type
     if pa.types.is_null(arr.type):
@@ -349,7 +350,7 @@ def _additional_fields(t: pa.Table, contract: contracts.Contract, ctx: FileConte
         return _convert(existing, contract.by_name["AdditionalFields"], ctx)
     cols = {}
     for c in extras:
-        a = t.column(c).combine_chunks()
+        a = contiguous(t.column(c))
         if pa.types.is_string(a.type) and ctx.placeholders:
             a = _null_placeholders(a, c, ctx)
         cols[c] = a.to_pylist()

@@ -18,6 +18,7 @@ import re
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..arrays import contiguous
 from .. import contracts
 
 ORIGIN_EVTX = "EvtxFile"
@@ -231,7 +232,7 @@ AUDIT_FAILURE = 0x0010000000000000
 
 def _col(t: pa.Table, name: str, typ: pa.DataType = pa.string()) -> pa.Array:
     if name in t.column_names:
-        a = t.column(name).combine_chunks()
+        a = contiguous(t.column(name))
         return a if a.type == typ else pc.cast(a, typ, safe=False)
     return pa.nulls(t.num_rows, typ)
 
@@ -334,7 +335,7 @@ def with_full_only_columns(t: pa.Table) -> pa.Table:
     """
     if "EventData" not in t.column_names or not t.num_rows:
         return t
-    xml = t.column("EventData").combine_chunks()
+    xml = contiguous(t.column("EventData"))
     for name in full_only_columns():
         marker = f'<Data Name="{name}">'
         if name in t.column_names or not pc.any(pc.fill_null(pc.match_substring(xml, marker), False)).as_py():

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Iterable
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..arrays import contiguous
 from ..collection import Member
 from ..formats.encoding import is_empty_text, iter_lines, sniff
 from .base import Artifact, FileContext
@@ -170,7 +171,7 @@ def security_event_rows(t: pa.Table, ctx: FileContext, origin: str) -> pa.Table:
             t = t.set_column(t.column_names.index(name), name, values)
         else:
             t = t.append_column(name, values)
-    entry = t.column("EntryType").combine_chunks() if "EntryType" in t.column_names else pa.nulls(t.num_rows,
+    entry = contiguous(t.column("EntryType")) if "EntryType" in t.column_names else pa.nulls(t.num_rows,
                                                                                                pa.string())
     level = pc.if_else(pc.equal(entry, "SuccessAudit"), "8",
                        pc.if_else(pc.equal(entry, "FailureAudit"), "16", pa.scalar(None, pa.string())))

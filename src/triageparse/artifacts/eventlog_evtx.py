@@ -49,6 +49,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..arrays import contiguous
 from .. import contracts
 from ..collection import Member
 from .base import Artifact, FileContext
@@ -263,7 +264,7 @@ class EvtxLog(Artifact):
 
     def _emit_batch(self, batch: _Batch, ctx: FileContext, hosts: dict[str, int]) -> int:
         rows, security, windows = self.convert_batch(batch)
-        computers = pc.value_counts(rows.column("Computer").combine_chunks())
+        computers = pc.value_counts(contiguous(rows.column("Computer")))
         for item in computers.to_pylist():
             if item["values"]:
                 hosts[item["values"]] = hosts.get(item["values"], 0) + item["counts"]
@@ -390,7 +391,7 @@ class EvtxLog(Artifact):
                                                                                    left))
 
     def windows_rows(self, rows: pa.Table) -> pa.Table:
-        level = rows.column("EventLevel").combine_chunks()
+        level = contiguous(rows.column("EventLevel"))
         names = pa.array([LEVEL_NAMES.get(i) for i in range(6)])
         level_name = pc.take(names, pc.if_else(pc.and_(pc.greater_equal(level, 0), pc.less(level, 6)), level,
                                                pa.scalar(None, pa.int32())))
@@ -417,7 +418,7 @@ class EvtxLog(Artifact):
             "Channel": rows.column("Channel"),
             "EventSourceName": rows.column("Provider"),
             "Task": rows.column("Task"),
-            "Level": audit_level(rows.column("Keywords").combine_chunks(), rows.column("EventLevel").combine_chunks()),
+            "Level": audit_level(contiguous(rows.column("Keywords")), contiguous(rows.column("EventLevel"))),
             "Keywords": rows.column("Keywords"),
             "Opcode": rows.column("Opcode"),
             "Version": rows.column("Version"),
@@ -428,7 +429,7 @@ class EvtxLog(Artifact):
             "EventData": event_data,
             "EventOrigin": pa.array([ORIGIN_EVTX] * rows.num_rows, pa.string()),
         })
-        t = pa.table({k: (v.combine_chunks() if isinstance(v, pa.ChunkedArray) else v) for k, v in cols.items()})
+        t = pa.table({k: contiguous(v) for k, v in cols.items()})
         t = with_sentinel_columns(t.set_column(t.column_names.index("EventID"), "EventID",
                                                pc.cast(t.column("EventID"), pa.string())))
         raw = rows.column("RawEventData")
@@ -444,10 +445,10 @@ class EvtxLog(Artifact):
             named = con.sql(_security_sql(fields)).to_arrow_table()
         finally:
             con.close()
-        event_data = named.column("EventData").combine_chunks()
+        event_data = contiguous(named.column("EventData"))
         if event_data.null_count:
             event_data = _render_missing_xml(event_data, rows)
-        return named.column("f").combine_chunks(), event_data
+        return contiguous(named.column("f")), event_data
 
     def _security_field_names(self) -> list[str]:
         """SecurityEvent columns that are named EventData fields (everything that is not derived or System)."""

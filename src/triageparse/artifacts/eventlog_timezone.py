@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo, available_timezones
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..arrays import contiguous
 from ..formats.dates import LocalTime
 from ..formats.pscsv import read_pscsv
 from .eventlog_csv import security_evtx_members, security_evtx_records
@@ -45,8 +46,8 @@ def local_index_times(run: "CollectionRun") -> Iterator[tuple[pa.Array, pa.Array
             names = {n.lower(): n for n in batch.table.column_names}
             if "index" not in names or "timegenerated" not in names:
                 break
-            yield (batch.table.column(names["index"]).combine_chunks(),
-                   batch.table.column(names["timegenerated"]).combine_chunks())
+            yield (contiguous(batch.table.column(names["index"])),
+                   contiguous(batch.table.column(names["timegenerated"])))
     if csv_members:
         return
     for member in run.collection.members:
