@@ -246,3 +246,19 @@ def test_two_conversions_give_identical_bytes(tmp_path):
     assert files1 == sorted(p.relative_to(out2) for p in out2.rglob("*.parquet"))
     for rel in files1:
         assert (out1 / rel).read_bytes() == (out2 / rel).read_bytes(), rel
+
+
+def test_values_over_a_million_characters_are_cut_and_said_so_but_not_long_multibyte_ones(tmp_path):
+    from triageparse.artifacts.base import MAX_FIELD_CHARS
+    long_ascii = "a" * (MAX_FIELD_CHARS + 10)
+    long_bytes = "é" * MAX_FIELD_CHARS        # 2 MiB of UTF-8, but exactly the limit in characters
+    header = ["TimeToLive", "Data", "DataLength", "Entry", "Name", "Section", "Status", "Type"]
+    csv = c8(header, [["1", "10.0.0.1", "4", long_ascii, "a.example", "1", "0", "1"],
+                      ["1", "10.0.0.2", "4", long_bytes, "b.example", "1", "0", "1"]])
+    z = zip_collection(tmp_path / "DFIR-WS01-2025-10-02.zip", "DFIR-WS01-2025-10-02", {f"{CSV_DIR}/DNSCache.csv": csv})
+    triageparse.convert([z], tmp_path / "out")
+    entries = {r["Name"]: r["Entry"] for r in rows(tmp_path / "out", "DnsCacheEntry")}
+    assert entries["a.example"] == "a" * MAX_FIELD_CHARS
+    assert entries["b.example"] == long_bytes
+    issues = [i["Reason"] for i in rows(tmp_path / "out", "ParseIssue")]
+    assert any(f"1 value(s) of Entry longer than {MAX_FIELD_CHARS:,} characters were cut" in r for r in issues), issues

@@ -330,6 +330,8 @@ def _bound_length(arr: pa.Array, name: str, ctx: FileContext) -> pa.Array:
     data = arr.buffers()[2]
     if data is None or data.size <= MAX_FIELD_CHARS:   # no value can be longer than all values together
         return arr
+    if (pc.max(pc.binary_length(arr)).as_py() or 0) <= MAX_FIELD_CHARS:   # from the offsets alone: no byte read
+        return arr
     lengths = pc.utf8_length(arr)
     too_long = pc.fill_null(pc.greater(lengths, MAX_FIELD_CHARS), False)
     if pc.any(too_long).as_py():
