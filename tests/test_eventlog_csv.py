@@ -525,6 +525,25 @@ def test_host_utc_offset_comes_from_records_in_both_csv_and_evtx(collection_with
     assert failed["TimeGenerated"] == dt.datetime(2019, 3, 19, 1, 10, tzinfo=dt.timezone.utc)
 
 
+def test_security_evtx_is_read_once_its_conversion_gives_the_evidence_and_the_duplicates(
+        collection_with_csv_and_evtx, tmp_path, monkeypatch):
+    from triageparse.artifacts import eventlog_csv
+
+    def second_pass(members):
+        raise AssertionError("Security.evtx read a second time")
+    monkeypatch.setattr(eventlog_csv, "_read_security_records", second_pass)
+    out = tmp_path / "out"
+    summary = triageparse.convert([collection_with_csv_and_evtx], out)
+    assert summary.ok and not any("could not be read" in m for c in summary.collections for m in c.messages)
+    row = ds.dataset(out / "Collection").to_table().to_pylist()[0]
+    assert (row["TimeZoneSource"], row["UtcOffsetMinutes"]) == ("evidence", 60)
+    origins = [r["EventOrigin"] for r in ds.dataset(out / "SecurityEvent").to_table().to_pylist()]
+    assert (origins.count("EvtxFile"), origins.count("GetEventLogCsv")) == (34, 2)
+    # CollectedFile stays in path order although the log was converted first.
+    files = [f["SourceFile"] for f in ds.dataset(out / "CollectedFile").to_table().to_pylist()]
+    assert files == sorted(files)
+
+
 def test_an_explicit_timezone_wins_over_the_evidence(collection_with_csv_and_evtx, tmp_path):
     out = tmp_path / "out"
     triageparse.convert([collection_with_csv_and_evtx], out, timezone="+05:00")

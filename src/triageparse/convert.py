@@ -350,62 +350,87 @@ def _convert_collection(coll: Collection, out: Path, culture, timezone, on_progr
             except Exception:
                 pass   # the parse pass will report the file's problem
     messages = run.setup_time(samples)
-    if not timezone:   # evidence in the collection, e.g. one Security event as local CSV time and UTC EVTX time
-        for cls in sorted({c for _, c in routed if c is not None and hasattr(c, "time_zone_evidence")},
-                          key=lambda c: c.name):
-            try:
-                messages += cls.time_zone_evidence(run)
-            except Exception as exc:   # evidence is a bonus: without it local times stay as setup_time made them
-                messages.append(f"time zone evidence of {cls.name} could not be read: {type(exc).__name__}: {exc}")
-
-    files_rows: list[dict] = []
-    issues: list[Issue] = [Issue(path, None, "error", msg) for path, msg in coll.problems]
-    total = len(routed)
-    for i, (m, cls) in enumerate(routed):
+    # When a parser of the collection takes time-zone evidence, files whose times are all UTC go first:
+    # they do not need the time zone, and their rows are the evidence (Security.evtx's records against
+    # the local times of SecurityEvents.csv), so the log is not read a second time for it. Otherwise
+    # the members' order stands (it decides which host name rows get before the events name theirs).
+    first = any(cls is not None and hasattr(cls, "time_zone_evidence") for _, cls in routed)
+    utc_first = [i for i, (_, cls) in enumerate(routed) if first and cls is not None and cls.times_are_utc]
+    rest = [i for i in range(len(routed)) if i not in utc_first]
+    converted: dict[int, tuple[dict, list[Issue]]] = {}
+    for done, i in enumerate(utc_first + rest):
+        if done == len(utc_first) and not timezone:
+            messages += _time_zone_evidence(run, routed)
+        m, cls = routed[i]
         if on_progress:
-            on_progress(m.path, i, total)
-        ctx = FileContext(run, m, cls.name if cls else "")
-        status = "unparsed"
-        detail = ""
-        if m.refused:
-            status = "refused"
-            detail = m.refused
-            issues.append(Issue(m.path, None, "error", m.refused))
-        elif cls is None:
-            detail = "no parser recognises this file; inventoried only"
-        else:
-            try:
-                parser_for(cls).parse(m, ctx)
-                status = "lossy" if ctx.lossy else ("parsed" if ctx.rows_read or ctx.rows_written else
-                                                    "superseded" if ctx.superseded_by else "empty")
-            except LimitExceeded as exc:   # a cap, or the archive cannot deliver the rest of the member
-                status = "refused"
-                ctx.read(1)               # the unread remainder counts as one lost record
-                ctx.reject(None, str(exc))
-            except Exception as exc:  # one parser's bug must not stop the other files
-                status = "failed"
-                ctx.issues.append(Issue(m.path, None, "error",
-                                        f"internal error in parser {cls.name}: {type(exc).__name__}: {exc}",
-                                        traceback.format_exc()[-4000:]))
-            _settle_accounts(ctx, failed=status == "failed")
-            if ctx.suppressed_issues:
-                ctx.issues.append(Issue(m.path, None, "warning", f"{ctx.suppressed_issues} more issues not listed"))
-            detail = "; ".join(ctx.details)
-        for w in m.warnings:
-            issues.append(Issue(m.path, None, "warning", w))
-        try:
-            m.ensure_hash()
-        except (LimitExceeded, OSError, EOFError, Exception) as exc:
-            if status not in ("refused", "failed"):
-                status = "refused"
-            issues.append(Issue(m.path, None, "error", f"could not read the whole file: {exc}"))
-        issues.extend(ctx.issues)
-        files_rows.append(dict(SourceFile=m.path, SourceRecord=None, SizeBytes=m.read_size if m.read_size is not None
-                               else m.size, Sha256=m.sha256, Parser=ctx.parser or None,
-                               Table=",".join(sorted(ctx.tables)) or None, RowsRead=ctx.rows_read,
-                               RowsWritten=ctx.rows_written, RowsRejected=ctx.rows_rejected, Status=status,
-                               Detail=detail[:4000] or None))
+            on_progress(m.path, done, len(routed))
+        converted[i] = _convert_member(run, m, cls, parser_for)
+    if not rest and not timezone:
+        messages += _time_zone_evidence(run, routed)
+    # CollectedFile and ParseIssue rows in the members' (path) order, whatever order they were converted in
+    files_rows = [converted[i][0] for i in range(len(routed))]
+    issues = [Issue(path, None, "error", msg) for path, msg in coll.problems]
+    issues += [issue for i in range(len(routed)) for issue in converted[i][1]]
     return _finish(run, files_rows, issues, messages)
+
+
+def _time_zone_evidence(run: CollectionRun, routed: list[tuple[Member, type[Artifact] | None]]) -> list[str]:
+    """Messages of the parsers that can tell the collection's UTC offset from its own evidence."""
+    messages: list[str] = []
+    for cls in sorted({c for _, c in routed if c is not None and hasattr(c, "time_zone_evidence")},
+                      key=lambda c: c.name):
+        try:
+            messages += cls.time_zone_evidence(run)
+        except Exception as exc:   # evidence is a bonus: without it local times stay as setup_time made them
+            messages.append(f"time zone evidence of {cls.name} could not be read: {type(exc).__name__}: {exc}")
+    return messages
+
+
+def _convert_member(run: CollectionRun, m: Member, cls: type[Artifact] | None,
+                    parser_for: Callable[[type[Artifact]], Artifact]) -> tuple[dict, list[Issue]]:
+    """Parse one member: its CollectedFile row and its issues."""
+    issues: list[Issue] = []
+    ctx = FileContext(run, m, cls.name if cls else "")
+    status = "unparsed"
+    detail = ""
+    if m.refused:
+        status = "refused"
+        detail = m.refused
+        issues.append(Issue(m.path, None, "error", m.refused))
+    elif cls is None:
+        detail = "no parser recognises this file; inventoried only"
+    else:
+        try:
+            parser_for(cls).parse(m, ctx)
+            status = "lossy" if ctx.lossy else ("parsed" if ctx.rows_read or ctx.rows_written else
+                                                "superseded" if ctx.superseded_by else "empty")
+        except LimitExceeded as exc:   # a cap, or the archive cannot deliver the rest of the member
+            status = "refused"
+            ctx.read(1)               # the unread remainder counts as one lost record
+            ctx.reject(None, str(exc))
+        except Exception as exc:  # one parser's bug must not stop the other files
+            status = "failed"
+            ctx.issues.append(Issue(m.path, None, "error",
+                                    f"internal error in parser {cls.name}: {type(exc).__name__}: {exc}",
+                                    traceback.format_exc()[-4000:]))
+        _settle_accounts(ctx, failed=status == "failed")
+        if ctx.suppressed_issues:
+            ctx.issues.append(Issue(m.path, None, "warning", f"{ctx.suppressed_issues} more issues not listed"))
+        detail = "; ".join(ctx.details)
+    for w in m.warnings:
+        issues.append(Issue(m.path, None, "warning", w))
+    try:
+        m.ensure_hash()
+    except (LimitExceeded, OSError, EOFError, Exception) as exc:
+        if status not in ("refused", "failed"):
+            status = "refused"
+        issues.append(Issue(m.path, None, "error", f"could not read the whole file: {exc}"))
+    issues.extend(ctx.issues)
+    row = dict(SourceFile=m.path, SourceRecord=None, SizeBytes=m.read_size if m.read_size is not None else m.size,
+               Sha256=m.sha256, Parser=ctx.parser or None, Table=",".join(sorted(ctx.tables)) or None,
+               RowsRead=ctx.rows_read, RowsWritten=ctx.rows_written, RowsRejected=ctx.rows_rejected, Status=status,
+               Detail=detail[:4000] or None)
+    return row, issues
 
 
 def _settle_accounts(ctx: FileContext, failed: bool) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar, Iterable
+from typing import TYPE_CHECKING, Callable, ClassVar, Iterable
 
 import numpy as np
 import orjson
@@ -44,6 +44,9 @@ class Artifact:
     name: ClassVar[str] = ""
     tables: ClassVar[tuple[str, ...]] = ()
     registry: ClassVar[list[type["Artifact"]]] = []
+    # True when every time in the artifact is UTC: its files are converted before the collection's time
+    # zone is settled, so what they hold can be evidence for it (Security.evtx against SecurityEvents.csv).
+    times_are_utc: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -88,6 +91,9 @@ class FileContext:
     lossy: bool = False
     placeholders: bool = False      # turn PowerShell type-name placeholders into nulls
     superseded_by: str | None = None  # another file of the collection already holds these rows
+    # Sees every (table, rows) the parser emits, before coercion: how one file's conversion leaves
+    # facts for another's (Security.evtx's record numbers and times for SecurityEvents.csv).
+    listener: Callable[[str, pa.Table], None] | None = None
 
     # -- facts about the collection -------------------------------------------------------------
     @property
@@ -138,6 +144,8 @@ class FileContext:
             rows = pa.Table.from_batches([rows])
         if rows.num_rows == 0:
             return 0
+        if self.listener is not None:
+            self.listener(table, rows)
         table, rows = route_security_events(self.run.security_event_columns, table, rows)
         contract = contracts.get(table)
         typed = coerce(rows, contract, self)

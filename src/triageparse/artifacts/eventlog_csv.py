@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import io
 import re
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -204,13 +204,46 @@ def security_evtx_members(members: Iterable[Member]) -> list[Member]:
     return [m for m in members if m.name.lower() == "security.evtx" and not m.refused and m.head.startswith(EVTX_MAGIC)]
 
 
+SECURITY_EVTX_SEEN_KEY = "eventlog.security_evtx_seen"
+
+
+def listen_to_security_evtx(run: "CollectionRun", member: Member) -> Callable[[str, pa.Table], None]:
+    """A FileContext listener for the conversion of a Security.evtx: keeps EventRecordId and TimeCreated
+    of the SecurityEvent rows it writes, so that neither the time-zone evidence nor the CSV's
+    de-duplication reads the log a second time (that pass cost as much as converting it)."""
+    seen_members, parts = run.shared.setdefault(SECURITY_EVTX_SEEN_KEY, (set(), []))
+    seen_members.add(member.path)
+
+    def listen(table: str, rows: pa.Table) -> None:
+        if table == "SecurityEvent":
+            parts.append(pa.table({"EventRecordId": _column(rows, "EventRecordId", pa.int64()),
+                                   "TimeCreated": _column(rows, "TimeGenerated", pa.timestamp("us", tz="UTC"))}))
+    return listen
+
+
+def _column(rows: pa.Table, name: str, typ: pa.DataType) -> pa.Array:
+    """A copy of one column: a slice would keep the whole batch (EventData and all, mapped from a worker's
+    spool) alive until the collection ends. A worker leaves all-null columns out of what it hands over."""
+    if name not in rows.column_names:
+        return pa.nulls(rows.num_rows, typ)
+    return pa.concat_arrays([contiguous(rows.column(name)).cast(typ)])
+
+
 def security_evtx_records(run: "CollectionRun") -> pa.Table | None:
     """EventRecordID and TimeCreated (UTC) of every Security-channel record in the collection's Security.evtx.
 
-    Read once per collection (one extra pass of the Rust reader over the log) and shared.
+    From the conversion of the logs when it came first (the collection conversion converts UTC-only
+    artifacts before the others); otherwise read once (one extra pass of the Rust reader) and shared.
+    The conversion's records are those it wrote: a record of a damaged log that could not be converted
+    is not there, so its CSV row is kept.
     """
     if SECURITY_EVTX_KEY not in run.shared:
-        run.shared[SECURITY_EVTX_KEY] = _read_security_records(security_evtx_members(run.collection.members))
+        members = security_evtx_members(run.collection.members)
+        seen_members, parts = run.shared.get(SECURITY_EVTX_SEEN_KEY, (set(), []))
+        if members and all(m.path in seen_members for m in members):
+            run.shared[SECURITY_EVTX_KEY] = pa.concat_tables(parts) if parts else None
+        else:
+            run.shared[SECURITY_EVTX_KEY] = _read_security_records(members)
     return run.shared[SECURITY_EVTX_KEY]
 
 

@@ -197,6 +197,7 @@ class EvtxLog(Artifact):
 
     name = "evtx"
     tables = ("SecurityEvent", "WindowsEvent")
+    times_are_utc = True
 
     def __init__(self) -> None:
         self._con = None
@@ -215,6 +216,9 @@ class EvtxLog(Artifact):
         if not member.head.startswith(EVTX_MAGIC):
             ctx.note("0 bytes: an empty log file, no records")
             return
+        from .eventlog_csv import listen_to_security_evtx, security_evtx_members
+        if security_evtx_members([member]):
+            ctx.listener = listen_to_security_evtx(ctx.run, member)
         with member.readonly_path() as path:
             self.convert_file(path, ctx)
 
@@ -618,6 +622,7 @@ class _SpooledContext:
     spool: pa.NativeFile
     calls: list[tuple] = field(default_factory=list)
     lossy: bool = False
+    written: int = 0            # bytes in the spool so far
 
     def emit(self, table: str, rows: pa.Table) -> int:
         # Columns without a value are left out (the parent's coerce adds them back as nulls): most of
@@ -643,17 +648,26 @@ class _SpooledContext:
     def flush(self, *final: tuple) -> None:
         """Write one frame: its size, the size of the pickled calls, the calls, then the Arrow streams
         of their rows, written from the rows' own buffers straight into the file (sized first by a
-        counting stream: serialising into a growing memory buffer copied every batch twice)."""
+        counting stream: serialising into a growing memory buffer copied every batch twice). Each
+        stream starts at a multiple of 64 bytes in the file, so the mapped columns are aligned."""
         tables = [c[2] for c in self.calls if c[0] == "emit"]
         sizes = [_ipc_stream(pa.MockOutputStream(), t).size() for t in tables]
         sized = iter(sizes)
         calls = [("emit", c[1], next(sized)) if c[0] == "emit" else c for c in self.calls + list(final)]
         head = pickle.dumps(calls, protocol=pickle.HIGHEST_PROTOCOL)
-        size = 8 + len(head) + sum(sizes)
-        self.spool.write(size.to_bytes(8, "little") + len(head).to_bytes(8, "little") + head)
-        for t in tables:
+        streams_at = _aligned(self.written + 16 + len(head))
+        end = streams_at + sum(_aligned(n) for n in sizes)
+        self.spool.write((end - self.written - 8).to_bytes(8, "little") + len(head).to_bytes(8, "little") + head
+                         + bytes(streams_at - self.written - 16 - len(head)))
+        for t, n in zip(tables, sizes):
             _ipc_stream(self.spool, t)
+            self.spool.write(bytes(_aligned(n) - n))
+        self.written = end
         self.calls = []
+
+
+def _aligned(offset: int) -> int:
+    return (offset + 63) & ~63
 
 
 def _ipc_stream(sink: pa.NativeFile, rows: pa.Table) -> pa.NativeFile:
@@ -731,11 +745,11 @@ def _unpack_frame(f: pa.OSFile, start: int) -> list[tuple]:
     """
     head_size = int.from_bytes(f.read_at(8, start), "little")
     calls = pickle.loads(f.read_at(head_size, start + 8))
-    offset = start + 8 + head_size
+    offset = _aligned(start + 8 + head_size)
     for i, call in enumerate(calls):
         if call[0] == "emit":
             calls[i] = ("emit", call[1], _mapped_table(f.fileno(), offset, call[2]))
-            offset += call[2]
+            offset = _aligned(offset + call[2])
     return calls
 
 
