@@ -571,3 +571,20 @@ def test_offsets_that_no_zone_explains_fall_back_with_a_message(corpus, tmp_path
     row = ds.dataset(tmp_path / "out" / "Collection").to_table().to_pylist()[0]
     assert (row["TimeZoneSource"], row["UtcOffsetMinutes"]) == ("evidence", 60)
     assert any("several UTC offsets" in m for c in summary.collections for m in c.messages)
+
+
+def test_records_that_match_by_number_but_are_years_apart_are_not_time_zone_evidence(corpus, tmp_path):
+    # A cleared log numbers its records again, and a CSV may come from another host: a "match" whose
+    # times differ by more than any UTC offset is not the same record.
+    evtx = corpus / "evtx/shared/T1053.005_scheduled_task/sbousseaden__LM_ScheduledTask_ATSVC_target_host.evtx"
+    rows = [_csv_row(4776, 566824, "3/19/2021 1:02:04 AM"), _csv_row(4624, 566823, "3/19/2021 1:02:04 AM")]
+    root = _collection(rows, evtx, tmp_path / "DFIR-HOST-2021-03-19")
+    summary = triageparse.convert([root], tmp_path / "out")
+    row = ds.dataset(tmp_path / "out" / "Collection").to_table().to_pylist()[0]
+    assert (row["TimeZoneSource"], row["UtcOffsetMinutes"]) == ("assumed-utc", 0)
+    assert any("2 record(s) of SecurityEvents.csv match Security.evtx by number but not by time" in m
+               for c in summary.collections for m in c.messages)
+    # Nor are they the log's records: the CSV rows are kept, not dropped as duplicates.
+    kept = [r["EventRecordId"] for r in ds.dataset(tmp_path / "out" / "SecurityEvent").to_table().to_pylist()
+            if r["EventOrigin"] == "GetEventLogCsv"]
+    assert sorted(kept) == [566823, 566824]

@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 
 from ..arrays import contiguous
 from ..collection import Member
+from ..formats.dates import LocalTime
 from ..formats.encoding import is_empty_text, iter_lines, sniff
 from .base import Artifact, FileContext
 from .csvtables import CsvTable
@@ -190,11 +191,37 @@ def _drop_rows_in_security_evtx(t: pa.Table, ctx: FileContext) -> pa.Table:
     index = pc.cast(pc.if_else(pc.fill_null(pc.match_substring_regex(t.column("EventRecordId"), r"^\d+$"),
                                             False), t.column("EventRecordId"), pa.scalar(None, pa.string())),
                     pa.int64())
-    in_evtx = pc.fill_null(pc.is_in(index, value_set=known.column("EventRecordId")), False)
+    local = None
+    if "TimeGenerated" in t.column_names:
+        local, _ = LocalTime(ctx.localtime.pattern).parse(contiguous(t.column("TimeGenerated")))
+    joined = pa.table({"EventRecordId": index, "Local": local if local is not None else pa.nulls(len(index),
+                       pa.timestamp("us"))}).join(known, "EventRecordId", join_type="inner")
+    # The same record: same number, and (when the CSV's time can be read) at most one UTC offset apart.
+    # A cleared log numbers its records again; its old rows in the CSV are not the log's new ones.
+    steps = offset_steps(joined.column("Local"), joined.column("TimeCreated"))
+    same = pc.filter(joined.column("EventRecordId"), pc.fill_null(plausible_offset(steps), True))
+    in_evtx = pc.fill_null(pc.is_in(index, value_set=pc.unique(same)), False)
     dropped = pc.sum(in_evtx).as_py() or 0
     if dropped:
         ctx.note(f"{dropped} record(s) also in Security.evtx (Index = EventRecordID): written once, from the EVTX")
     return t.filter(pc.invert(in_evtx))
+
+
+OFFSET_STEP_MINUTES = 15      # every UTC offset in use is a multiple of 15 minutes
+MIN_OFFSET_MINUTES, MAX_OFFSET_MINUTES = -12 * 60, 14 * 60      # Baker Island to Kiribati
+
+
+def offset_steps(local: pa.ChunkedArray | pa.Array, utc: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """Local minus UTC in minutes, rounded to the 15-minute steps of real offsets; both read as wall clock."""
+    def micros(a):
+        return pc.cast(pc.cast(contiguous(a), pa.timestamp("us")), pa.int64())
+    minutes = pc.divide(pc.cast(pc.subtract(micros(local), micros(utc)), pa.float64()), 60e6)
+    return pc.multiply(pc.round(pc.divide(minutes, OFFSET_STEP_MINUTES)), OFFSET_STEP_MINUTES)
+
+
+def plausible_offset(steps: pa.Array) -> pa.Array:
+    """True where a difference can be a UTC offset (null where it is unknown)."""
+    return pc.and_(pc.greater_equal(steps, MIN_OFFSET_MINUTES), pc.less_equal(steps, MAX_OFFSET_MINUTES))
 
 
 SECURITY_EVTX_KEY = "eventlog.security_evtx_records"

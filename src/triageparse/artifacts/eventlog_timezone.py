@@ -25,12 +25,11 @@ import pyarrow.compute as pc
 from ..arrays import contiguous
 from ..formats.dates import LocalTime
 from ..formats.pscsv import read_pscsv
-from .eventlog_csv import security_evtx_members, security_evtx_records
+from .eventlog_csv import offset_steps, plausible_offset, security_evtx_members, security_evtx_records
 
 if TYPE_CHECKING:
     from ..convert import CollectionRun
 
-OFFSET_STEP_MINUTES = 15      # every UTC offset in use is a multiple of 15 minutes
 MAX_PAIRS_CHECKED = 5000
 EVIDENCE_READ_KEY = "eventlog.time_zone_evidence_read"
 TEXT_BATCH = 5000
@@ -59,28 +58,32 @@ def local_index_times(run: "CollectionRun") -> Iterator[tuple[pa.Array, pa.Array
                    pa.array([v.get("TimeGenerated") for v in batch], pa.string()))
 
 
-def matched_offsets(run: "CollectionRun") -> list[tuple[dt.datetime, int]]:
-    """(UTC time, local - UTC in minutes) of every record found in both Get-EventLog output and Security.evtx."""
+def matched_offsets(run: "CollectionRun") -> tuple[list[tuple[dt.datetime, int]], int]:
+    """(UTC time, local - UTC in minutes) of every record found in both Get-EventLog output and Security.evtx,
+    and how many matched by number only: their times differ by more than any UTC offset (-12:00 to +14:00),
+    so they are not the same records (a cleared log numbering again, a CSV of another host)."""
     if not security_evtx_members(run.collection.members):
-        return []
+        return [], 0
     naive = LocalTime(run.localtime.pattern)          # no offset: local strings read as if they were UTC
-    pairs = []
+    pairs: list[tuple[dt.datetime, int]] = []
+    implausible = 0
     for index, time_generated in local_index_times(run):
-        evtx = security_evtx_records(run)             # read once per collection, on the first batch
+        evtx = security_evtx_records(run)             # from the log's conversion, or read once
         if evtx is None or not len(evtx):
-            return []
+            return [], 0
         ok = pc.fill_null(pc.match_substring_regex(index, r"^\d+$"), False)
         local, _ = naive.parse(time_generated)
         t = pa.table({"EventRecordId": pc.cast(pc.if_else(ok, index, pa.scalar(None, pa.string())), pa.int64()),
                       "Local": local})
         joined = t.join(evtx, "EventRecordId", join_type="inner")
-        for rid, loc, utc in zip(*(joined.column(c).to_pylist() for c in ("EventRecordId", "Local", "TimeCreated"))):
-            if loc is None or utc is None:
-                continue
-            utc = utc.replace(tzinfo=dt.timezone.utc) if utc.tzinfo is None else utc
-            minutes = (loc.replace(tzinfo=dt.timezone.utc) - utc).total_seconds() / 60
-            pairs.append((utc, OFFSET_STEP_MINUTES * round(minutes / OFFSET_STEP_MINUTES)))
-    return pairs
+        step = offset_steps(joined.column("Local"), joined.column("TimeCreated"))
+        plausible = plausible_offset(step)             # null where a time is missing
+        implausible += pc.sum(pc.invert(pc.fill_null(plausible, True))).as_py() or 0
+        keep = pc.fill_null(plausible, False)
+        utc = pc.cast(contiguous(joined.column("TimeCreated")), pa.timestamp("us"))
+        for when, off in zip(pc.filter(utc, keep).to_pylist(), pc.filter(step, keep).to_pylist()):
+            pairs.append((when.replace(tzinfo=dt.timezone.utc), int(off)))
+    return pairs, implausible
 
 
 def zone_for(pairs: list[tuple[dt.datetime, int]]) -> str | None:
@@ -109,9 +112,13 @@ def time_zone_evidence(run: "CollectionRun") -> list[str]:
     if run.shared.get(EVIDENCE_READ_KEY):     # the CSV and the text parser both have the hook
         return []
     run.shared[EVIDENCE_READ_KEY] = True
-    pairs = matched_offsets(run)
+    pairs, implausible = matched_offsets(run)
+    messages = []
+    if implausible:
+        messages.append(f"{implausible:,} record(s) of SecurityEvents.csv match Security.evtx by number but not by "
+                        "time (more than any UTC offset apart): not the same records, not used as time-zone evidence")
     if not pairs:
-        return []
+        return messages
     counts = collections.Counter(off for _, off in pairs)
     pattern = run.localtime.pattern
     newest_offset = max(pairs)[1]
@@ -119,14 +126,14 @@ def time_zone_evidence(run: "CollectionRun") -> list[str]:
     run.offset_minutes = newest_offset
     if len(counts) == 1:
         run.localtime = LocalTime(pattern, None, newest_offset)
-        return []
+        return messages
     zone = zone_for(pairs)
     if zone is not None:
         run.localtime = LocalTime(pattern, ZoneInfo(zone), None)
         run.timezone_arg = run.timezone_arg or zone
-        return []
+        return messages
     common = counts.most_common(1)[0][0]
     run.offset_minutes = common
     run.localtime = LocalTime(pattern, None, common)
-    return [f"SecurityEvents.csv against Security.evtx gives several UTC offsets ({dict(counts)} minutes: records) "
+    return messages + [f"SecurityEvents.csv against Security.evtx gives several UTC offsets ({dict(counts)} minutes: records) "
             f"that no time zone explains; used {common:+d} minutes for every local time; pass --timezone to be sure"]
