@@ -189,3 +189,14 @@ def test_cli_explain_prints_the_sql_also_for_joins(out, capsys):
                  " | count", "--explain"]) == 0
     sql = capsys.readouterr().out
     assert "read_parquet" not in sql and '"DnsCacheEntry"' in sql and "JOIN" in sql.upper()
+
+
+def test_the_command_line_starts_without_pandas():
+    # The query and hunt sub-commands are registered on every start; pandas (0.3 s) only comes with their use.
+    import subprocess
+    import sys
+    code = ("import sys, triageparse.cli as c; c.build_parser(); "
+            "print(sorted(m for m in ('pandas', 'pyarrow.dataset') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -8,12 +8,14 @@ nullable ``Int32``/``Int64``/``Float64``/``boolean``, and ``string`` for string,
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import pyarrow as pa
-import pyarrow.dataset as ds
 
 from . import contracts
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def datasets(out: str | Path) -> dict[str, Path]:
@@ -38,6 +40,7 @@ def datasets(out: str | Path) -> dict[str, Path]:
 
 def nullable_pandas_type(t: pa.DataType) -> pd.api.extensions.ExtensionDtype | None:
     """The pandas dtype that keeps NULL as NA for an Arrow type (``types_mapper`` of ``to_pandas``)."""
+    import pandas as pd
     if pa.types.is_string(t) or pa.types.is_large_string(t):
         return pd.StringDtype()
     if pa.types.is_boolean(t):
@@ -51,6 +54,7 @@ def nullable_pandas_type(t: pa.DataType) -> pd.api.extensions.ExtensionDtype | N
 
 def to_pandas(table: pa.Table) -> pd.DataFrame:
     """Arrow -> pandas with nullable dtypes, naive timestamps taken as UTC (KQL time is UTC)."""
+    import pandas as pd
     frame = table.to_pandas(types_mapper=nullable_pandas_type)
     for name in frame.columns:
         if pd.api.types.is_datetime64_dtype(frame[name].dtype) and getattr(frame[name].dtype, "tz", None) is None:
@@ -59,6 +63,8 @@ def to_pandas(table: pa.Table) -> pd.DataFrame:
 
 
 def _read(folder: Path | None, contract: contracts.Contract | None) -> pd.DataFrame:
+    import pandas as pd   # here, not at import: `triageparse convert` never needs it
+    import pyarrow.dataset as ds    # (which imports pandas too)
     if contract is None:                      # a table the analyst dropped in: its own types
         return to_pandas(ds.dataset(folder, format="parquet").to_table())
     if folder is None:
@@ -84,6 +90,7 @@ def load(out: str | Path, table: str | None = None) -> pd.DataFrame | dict[str, 
     **while ADX stores an empty string**, since Kusto strings are never null. Test for both, e.g.
     ``df.Account.fillna("") == ""``, to match what ``isempty(Account)`` finds in ADX.
     """
+    import pandas as pd
     found = datasets(out)
     if table is not None:
         contract = contracts.all_contracts().get(table)

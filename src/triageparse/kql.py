@@ -13,14 +13,16 @@ import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import contracts
 from .frames import datasets, to_pandas
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 HUNT_FOLDER = "_hunt"
 
