@@ -210,9 +210,8 @@ def _convert(arr: pa.ChunkedArray, col: contracts.Column, ctx: FileContext) -> p
     if pa.types.is_null(arr.type):
         return pa.nulls(len(arr), target)
     if kt in ("string", "guid", "dynamic"):
-        if not pa.types.is_string(arr.type) and not pa.types.is_large_string(arr.type):
+        if not pa.types.is_string(arr.type):      # large_string and anything else; a string column as it is
             arr = arr.cast(pa.string())
-        arr = arr.cast(pa.string())
         if ctx.placeholders and kt != "dynamic":
             arr = _null_placeholders(arr, col.name, ctx)
         return _bound_length(arr, col.name, ctx)
