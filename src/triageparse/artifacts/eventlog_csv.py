@@ -161,13 +161,18 @@ def security_event_rows(t: pa.Table, ctx: FileContext, origin: str) -> pa.Table:
     t = _drop_rows_in_security_evtx(t, ctx)
     if "MachineName" in t.column_names:
         t = t.rename_columns(["Computer" if n == "MachineName" else n for n in t.column_names])
-    parsed = [message_fields(m) for m in t.column("Message").to_pylist()] if "Message" in t.column_names \
-        else [{}] * t.num_rows
-    names: dict[str, None] = {}
-    for p in parsed:
-        names.update(dict.fromkeys(p))
-    for name in names:
-        values = pa.array([p.get(name) for p in parsed], pa.string())
+    # One list per field that some message has (in the order they first appear), filled message by
+    # message: each row costs its own fields, not one lookup for every field of the batch.
+    fields: dict[str, list[str | None]] = {}
+    messages = t.column("Message").to_pylist() if "Message" in t.column_names else []
+    for row, message in enumerate(messages):
+        for name, value in message_fields(message).items():
+            column = fields.get(name)
+            if column is None:
+                column = fields[name] = [None] * t.num_rows
+            column[row] = value
+    for name, column in fields.items():
+        values = pa.array(column, pa.string())
         if name in t.column_names:
             t = t.set_column(t.column_names.index(name), name, values)
         else:
