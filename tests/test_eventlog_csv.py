@@ -588,3 +588,37 @@ def test_records_that_match_by_number_but_are_years_apart_are_not_time_zone_evid
     kept = [r["EventRecordId"] for r in ds.dataset(tmp_path / "out" / "SecurityEvent").to_table().to_pylist()
             if r["EventOrigin"] == "GetEventLogCsv"]
     assert sorted(kept) == [566823, 566824]
+
+
+def test_a_csv_row_is_dropped_as_a_duplicate_only_when_its_own_time_matches(corpus, tmp_path):
+    # Two rows with the number of record 566824: the one at its local time is the log's record, the
+    # other (two years later: a log cleared and numbered again) is not and stays.
+    evtx = corpus / "evtx/shared/T1053.005_scheduled_task/sbousseaden__LM_ScheduledTask_ATSVC_target_host.evtx"
+    rows = [_csv_row(4776, 566824, "3/19/2019 1:02:04 AM"), _csv_row(4776, 566824, "3/19/2021 9:15:00 AM")]
+    root = _collection(rows, evtx, tmp_path / "DFIR-HOST-2019-03-19")
+    triageparse.convert([root], tmp_path / "out")
+    kept = [r for r in ds.dataset(tmp_path / "out" / "SecurityEvent").to_table().to_pylist()
+            if r["EventOrigin"] == "GetEventLogCsv"]
+    assert [(r["EventRecordId"], r["TimeGenerated"].year) for r in kept] == [(566824, 2021)]
+
+
+def test_converting_the_log_first_does_not_change_the_host_name_of_other_rows(corpus, tmp_path):
+    # A folder without DFIR-<HOST>- in its name: rows take the host the files name, in path order.
+    # SecurityEvents.csv makes Security.evtx go first; the DNS cache rows must not notice.
+    evtx = corpus / "evtx/shared/T1053.005_scheduled_task/sbousseaden__LM_ScheduledTask_ATSVC_target_host.evtx"
+    dns = c8(["Entry", "Name", "Data", "Type", "Status", "Section", "TimeToLive", "DataLength"],
+             [["a.example", "a.example", "10.0.0.1", "1", "0", "1", "60", "4"]])
+    computers = []
+    for with_csv in (False, True):
+        root = tmp_path / f"case-{with_csv}"
+        files = {"CSV Results (SIEM Import Data)/DNSCache.csv": dns}
+        if with_csv:
+            files["CSV Results (SIEM Import Data)/SecurityEvents.csv"] = c8(
+                HEADER, [_csv_row(4776, 566824, "3/19/2019 1:02:04 AM")])
+        write_collection(root, files)
+        (root / "Event Viewer").mkdir()
+        shutil.copy(evtx, root / "Event Viewer" / "Security.evtx")
+        triageparse.convert([root], tmp_path / f"out-{with_csv}")
+        computers.append([r["Computer"] for r in ds.dataset(tmp_path / f"out-{with_csv}" / "DnsCacheEntry")
+                          .to_table().to_pylist()])
+    assert computers[0] == computers[1]

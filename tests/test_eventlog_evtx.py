@@ -505,12 +505,15 @@ def test_a_failed_worker_process_costs_time_not_records(corpus, tmp_path, monkey
             assert _table(tmp_path / "split", table).equals(_table(tmp_path / "serial", table)), table
 
 
-def test_worker_tables_come_back_from_the_spool_whole_and_with_aligned_buffers(tmp_path):
+@pytest.mark.parametrize("map_min_bytes", [0, 1 << 20], ids=["mapped", "read"])
+def test_worker_tables_come_back_from_the_spool_whole_and_with_aligned_buffers(tmp_path, monkeypatch, map_min_bytes):
     # Acero (the join of the time-zone evidence) wants buffers aligned to their values; frames have
     # pickled heads of any length, so the streams must be placed at aligned offsets on purpose.
     import os
     import pyarrow as pa
+    from triageparse.artifacts import eventlog_evtx
     from triageparse.artifacts.eventlog_evtx import _SpooledContext, _frames
+    monkeypatch.setattr(eventlog_evtx, "MAP_MIN_BYTES", map_min_bytes)
     tables = [pa.table({"EventRecordId": pa.array(range(i, i + 7), pa.int64()),
                         "Computer": pa.array([f"host-{'x' * i}"] * 7)}) for i in range(1, 6)]
     spool = tmp_path / "spool"

@@ -112,6 +112,7 @@ class CollectionRun:
         self.offset_minutes: int | None = 0
         self.shared: dict = {}       # scratch space parsers share within a collection (e.g. CSV vs text)
         self.security_event_columns = "compact"   # "full": Security-channel rows go to SecurityEventFull
+        self.witnesses_first = False     # time-zone witnesses (Security.evtx) are converted before the rest
 
     @property
     def computer(self) -> str | None:
@@ -350,21 +351,33 @@ def _convert_collection(coll: Collection, out: Path, culture, timezone, on_progr
             except Exception:
                 pass   # the parse pass will report the file's problem
     messages = run.setup_time(samples)
-    # When a parser of the collection takes time-zone evidence, files whose times are all UTC go first:
-    # they do not need the time zone, and their rows are the evidence (Security.evtx's records against
-    # the local times of SecurityEvents.csv), so the log is not read a second time for it. Otherwise
-    # the members' order stands (it decides which host name rows get before the events name theirs).
-    first = any(cls is not None and hasattr(cls, "time_zone_evidence") for _, cls in routed)
-    utc_first = [i for i, (_, cls) in enumerate(routed) if first and cls is not None and cls.times_are_utc]
-    rest = [i for i in range(len(routed)) if i not in utc_first]
+    # When a parser of the collection takes time-zone evidence, the files that witness it go first: their
+    # rows are the evidence (Security.evtx's records against the local times of SecurityEvents.csv), so the
+    # log is not read a second time for it. Their host-name hints join at their place in path order, so no
+    # other file's rows get another Computer because of the reordering.
+    run.witnesses_first = any(cls is not None and hasattr(cls, "time_zone_evidence") for _, cls in routed)
+    first = [i for i, (m, cls) in enumerate(routed)
+             if run.witnesses_first and cls is not None and cls.time_zone_witness(m)]
+    early = set(first)
+    rest = [i for i in range(len(routed)) if i not in early]
+    held_hints: dict[int, _collections.Counter[str]] = {}
     converted: dict[int, tuple[dict, list[Issue]]] = {}
-    for done, i in enumerate(utc_first + rest):
-        if done == len(utc_first) and not timezone:
+    for done, i in enumerate(first + rest):
+        if done == len(first) and not timezone:
             messages += _time_zone_evidence(run, routed)
+        for j in sorted(j for j in held_hints if j < i and i not in early):
+            run.computer_hints.update(held_hints.pop(j))
         m, cls = routed[i]
         if on_progress:
             on_progress(m.path, done, len(routed))
-        converted[i] = _convert_member(run, m, cls, parser_for)
+        if i in early:
+            before = run.computer_hints.copy()
+            converted[i] = _convert_member(run, m, cls, parser_for)
+            held_hints[i], run.computer_hints = run.computer_hints - before, before
+        else:
+            converted[i] = _convert_member(run, m, cls, parser_for)
+    for j in sorted(held_hints):
+        run.computer_hints.update(held_hints.pop(j))
     if not rest and not timezone:
         messages += _time_zone_evidence(run, routed)
     # CollectedFile and ParseIssue rows in the members' (path) order, whatever order they were converted in

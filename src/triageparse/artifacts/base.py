@@ -44,9 +44,6 @@ class Artifact:
     name: ClassVar[str] = ""
     tables: ClassVar[tuple[str, ...]] = ()
     registry: ClassVar[list[type["Artifact"]]] = []
-    # True when every time in the artifact is UTC: its files are converted before the collection's time
-    # zone is settled, so what they hold can be evidence for it (Security.evtx against SecurityEvents.csv).
-    times_are_utc: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -57,6 +54,13 @@ class Artifact:
     def claim(cls, member: Member) -> int:
         """0 = not mine; higher = more certain. Decide on content (``member.head``) and path."""
         return 0
+
+    @classmethod
+    def time_zone_witness(cls, member: Member) -> bool:
+        """True for a file whose rows are evidence of the collection's time zone and need none themselves
+        (Security.evtx: UTC times of the records SecurityEvents.csv has in local time). When a parser of the
+        collection takes such evidence, these files are converted first (``CollectionRun.witnesses_first``)."""
+        return False
 
     def date_samples(self, member: Member, ctx: "FileContext") -> Iterable[str]:
         """Local-time strings of this member, for inferring the collection's date culture."""
@@ -144,12 +148,13 @@ class FileContext:
             rows = pa.Table.from_batches([rows])
         if rows.num_rows == 0:
             return 0
-        if self.listener is not None:
-            self.listener(table, rows)
+        source_table, source_rows = table, rows
         table, rows = route_security_events(self.run.security_event_columns, table, rows)
         contract = contracts.get(table)
         typed = coerce(rows, contract, self)
         self.run.sink.write(table, typed)
+        if self.listener is not None:       # only rows that were written: what the listener keeps is output
+            self.listener(source_table, source_rows)
         self.rows_written += typed.num_rows
         self.tables.add(table)
         return typed.num_rows

@@ -18,6 +18,7 @@ import io
 import re
 from typing import TYPE_CHECKING, Callable, Iterable
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -199,13 +200,15 @@ def _drop_rows_in_security_evtx(t: pa.Table, ctx: FileContext) -> pa.Table:
     local = None
     if "TimeGenerated" in t.column_names:
         local, _ = LocalTime(ctx.localtime.pattern).parse(contiguous(t.column("TimeGenerated")))
-    joined = pa.table({"EventRecordId": index, "Local": local if local is not None else pa.nulls(len(index),
-                       pa.timestamp("us"))}).join(known, "EventRecordId", join_type="inner")
+    rows = pa.array(np.arange(len(index), dtype=np.int64))
+    joined = pa.table({"Row": rows, "EventRecordId": index, "Local": local if local is not None else
+                       pa.nulls(len(index), pa.timestamp("us"))}).join(known, "EventRecordId", join_type="inner")
     # The same record: same number, and (when the CSV's time can be read) at most one UTC offset apart.
-    # A cleared log numbers its records again; its old rows in the CSV are not the log's new ones.
+    # A cleared log numbers its records again; its old rows in the CSV are not the log's new ones. Row by
+    # row: another CSV row with the same number may be the log's record while this one is not.
     steps = offset_steps(joined.column("Local"), joined.column("TimeCreated"))
-    same = pc.filter(joined.column("EventRecordId"), pc.fill_null(plausible_offset(steps), True))
-    in_evtx = pc.fill_null(pc.is_in(index, value_set=pc.unique(same)), False)
+    same = pc.filter(joined.column("Row"), pc.fill_null(plausible_offset(steps), True))
+    in_evtx = pc.is_in(rows, value_set=pc.unique(same))
     dropped = pc.sum(in_evtx).as_py() or 0
     if dropped:
         ctx.note(f"{dropped} record(s) also in Security.evtx (Index = EventRecordID): written once, from the EVTX")

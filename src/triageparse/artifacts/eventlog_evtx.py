@@ -67,6 +67,7 @@ EVTX_MAGIC = b"ElfFile\x00"
 HEADER_SIZE = 4096             # file header, then independent 64 KiB chunks (each has its own string/template tables)
 CHUNK_SIZE = 65536
 PART_MIN_BYTES = 8 << 20       # a smaller file is converted in this process (32 MiB: 1.6 s alone, 0.7-1.3 s split)
+MAP_MIN_BYTES = 1 << 20        # worker tables this big are mapped from the spool, smaller ones read
 GROUP_CHUNKS = 128             # 8 MiB of log: batches never span two groups, ranges start at one (same bytes split or not)
 PROCESSES = min(os.cpu_count() or 1, 8)   # worker processes for one big file; each holds ~350 MiB
 _CHUNK_NUMBER = re.compile(r"chunk number (\d+)")
@@ -197,11 +198,15 @@ class EvtxLog(Artifact):
 
     name = "evtx"
     tables = ("SecurityEvent", "WindowsEvent")
-    times_are_utc = True
 
     def __init__(self) -> None:
         self._con = None
         self._security_fields: list[str] | None = None
+
+    @classmethod
+    def time_zone_witness(cls, member: Member) -> bool:
+        from .eventlog_csv import security_evtx_members
+        return bool(security_evtx_members([member]))
 
     @classmethod
     def claim(cls, member: Member) -> int:
@@ -216,8 +221,8 @@ class EvtxLog(Artifact):
         if not member.head.startswith(EVTX_MAGIC):
             ctx.note("0 bytes: an empty log file, no records")
             return
-        from .eventlog_csv import listen_to_security_evtx, security_evtx_members
-        if security_evtx_members([member]):
+        if ctx.run.witnesses_first and self.time_zone_witness(member):
+            from .eventlog_csv import listen_to_security_evtx
             ctx.listener = listen_to_security_evtx(ctx.run, member)
         with member.readonly_path() as path:
             self.convert_file(path, ctx)
@@ -241,7 +246,9 @@ class EvtxLog(Artifact):
             from . import wait_for_background_imports
             wait_for_background_imports()
             ctx.run.sink.wait_for_writes()
-            with tempfile.TemporaryDirectory(prefix="triageparse-evtx-") as tmp:
+            # Mapped spool files may outlive the folder's removal (tables wait in the sink for their
+            # row group); on NFS that removal can fail, which must not fail the conversion.
+            with tempfile.TemporaryDirectory(prefix="triageparse-evtx-", ignore_cleanup_errors=True) as tmp:
                 workers = [_fork_worker(path, part, Path(tmp) / f"part{i}") for i, part in enumerate(parts)]
                 try:
                     while workers:
@@ -739,16 +746,22 @@ def _frames(pid: int, spool: Path) -> Iterator[list[tuple]]:
 def _unpack_frame(f: pa.OSFile, start: int) -> list[tuple]:
     """The calls of the frame at ``start``, each emit with its rows as an Arrow table.
 
-    Each table is a memory map of its own stretch of the spool: no copy of the rows, and the map
+    A big table is a memory map of its own stretch of the spool: no copy of the rows, and the map
     goes when the table's row group is written (one map of the whole frame would keep the other
-    table's rows mapped too).
+    table's rows mapped too). A small one is read into memory: each map holds a file descriptor,
+    and a table that gets a few rows a batch waits for hundreds of batches before its row group.
     """
     head_size = int.from_bytes(f.read_at(8, start), "little")
     calls = pickle.loads(f.read_at(head_size, start + 8))
     offset = _aligned(start + 8 + head_size)
     for i, call in enumerate(calls):
         if call[0] == "emit":
-            calls[i] = ("emit", call[1], _mapped_table(f.fileno(), offset, call[2]))
+            if call[2] >= MAP_MIN_BYTES:
+                rows = _mapped_table(f.fileno(), offset, call[2])
+            else:
+                f.seek(offset)
+                rows = pa.ipc.open_stream(f.read_buffer(call[2])).read_all()
+            calls[i] = ("emit", call[1], rows)
             offset = _aligned(offset + call[2])
     return calls
 

@@ -113,6 +113,7 @@ def time_zone_evidence(run: "CollectionRun") -> list[str]:
         return []
     run.shared[EVIDENCE_READ_KEY] = True
     pairs, implausible = matched_offsets(run)
+    pairs.sort()        # the join hands them over in no fixed order; zone_for samples them
     messages = []
     if implausible:
         messages.append(f"{implausible:,} record(s) of SecurityEvents.csv match Security.evtx by number but not by "
