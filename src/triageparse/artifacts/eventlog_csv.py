@@ -201,8 +201,9 @@ def _drop_rows_in_security_evtx(t: pa.Table, ctx: FileContext) -> pa.Table:
     if "TimeGenerated" in t.column_names:
         local, _ = LocalTime(ctx.localtime.pattern).parse(contiguous(t.column("TimeGenerated")))
     rows = pa.array(np.arange(len(index), dtype=np.int64))
-    joined = pa.table({"Row": rows, "EventRecordId": index, "Local": local if local is not None else
-                       pa.nulls(len(index), pa.timestamp("us"))}).join(known, "EventRecordId", join_type="inner")
+    csv = pa.table({"Row": rows, "EventRecordId": index, "Local": local if local is not None else
+                    pa.nulls(len(index), pa.timestamp("us"))})
+    joined = known.join(csv, "EventRecordId", join_type="inner")   # the hash table on the smaller side
     # The same record: same number, and (when the CSV's time can be read) at most one UTC offset apart.
     # A cleared log numbers its records again; its old rows in the CSV are not the log's new ones. Row by
     # row: another CSV row with the same number may be the log's record while this one is not.

@@ -75,7 +75,7 @@ def matched_offsets(run: "CollectionRun") -> tuple[list[tuple[dt.datetime, int]]
         local, _ = naive.parse(time_generated)
         t = pa.table({"EventRecordId": pc.cast(pc.if_else(ok, index, pa.scalar(None, pa.string())), pa.int64()),
                       "Local": local})
-        joined = t.join(evtx, "EventRecordId", join_type="inner")
+        joined = evtx.join(t, "EventRecordId", join_type="inner")      # the hash table on the batch's side
         step = offset_steps(joined.column("Local"), joined.column("TimeCreated"))
         plausible = plausible_offset(step)             # null where a time is missing
         implausible += pc.sum(pc.invert(pc.fill_null(plausible, True))).as_py() or 0
