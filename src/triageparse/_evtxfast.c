@@ -420,6 +420,17 @@ static int put_scalar(StrCol *col, const Val *v) {
     return 1;
 }
 
+/* A value's JSON text as the parser wrote it (a string with its quotes); null when absent or JSON null. */
+static void put_json_text(StrCol *col, const Val *v) {
+    int has = v->kind != V_NONE && v->kind != V_NULL;
+    if (has) {
+        if (v->kind == V_STRING) buf_putc(&col->data, '"');
+        buf_put(&col->data, v->s, (size_t)(v->e - v->s));
+        if (v->kind == V_STRING) buf_putc(&col->data, '"');
+    }
+    strcol_end(col, has);
+}
+
 static int is_security(const Val *ch) {
     static const char *lit = "security";
     if (ch->kind != V_STRING || ch->esc || ch->e - ch->s != 8) return 0;
@@ -588,20 +599,8 @@ static int convert_record(Batch *b, Py_ssize_t row, const char *doc, Py_ssize_t 
     if (correlation.kind == V_NESTED) buf_put(&b->str[S_CORRELATION].data, correlation.s, (size_t)(correlation.e - correlation.s));
     strcol_end(&b->str[S_CORRELATION], correlation.kind == V_NESTED);
     /* EventData / UserData as JSON text, as written (null when absent or JSON null) */
-    int ed = eventdata.kind != V_NONE && eventdata.kind != V_NULL;
-    if (ed) {
-        if (eventdata.kind == V_STRING) buf_putc(&b->str[S_EVENTDATA].data, '"');
-        buf_put(&b->str[S_EVENTDATA].data, eventdata.s, (size_t)(eventdata.e - eventdata.s));
-        if (eventdata.kind == V_STRING) buf_putc(&b->str[S_EVENTDATA].data, '"');
-    }
-    strcol_end(&b->str[S_EVENTDATA], ed);
-    int ud = userdata.kind != V_NONE && userdata.kind != V_NULL;
-    if (ud) {
-        if (userdata.kind == V_STRING) buf_putc(&b->str[S_USERDATA].data, '"');
-        buf_put(&b->str[S_USERDATA].data, userdata.s, (size_t)(userdata.e - userdata.s));
-        if (userdata.kind == V_STRING) buf_putc(&b->str[S_USERDATA].data, '"');
-    }
-    strcol_end(&b->str[S_USERDATA], ud);
+    put_json_text(&b->str[S_EVENTDATA], &eventdata);
+    put_json_text(&b->str[S_USERDATA], &userdata);
     /* RawEventData: the record whole when it has no TimeCreated */
     if (!time_created) buf_put(&b->str[S_RAW].data, doc, (size_t)n);
     strcol_end(&b->str[S_RAW], !time_created);

@@ -365,8 +365,9 @@ def _convert_collection(coll: Collection, out: Path, culture, timezone, on_progr
     for done, i in enumerate(first + rest):
         if done == len(first) and not timezone:
             messages += _time_zone_evidence(run, routed)
-        for j in sorted(j for j in held_hints if j < i and i not in early):
-            run.computer_hints.update(held_hints.pop(j))
+        if i not in early:
+            for j in sorted(j for j in held_hints if j < i):
+                run.computer_hints.update(held_hints.pop(j))
         m, cls = routed[i]
         if on_progress:
             on_progress(m.path, done, len(routed))

@@ -95,8 +95,8 @@ class FileContext:
     lossy: bool = False
     placeholders: bool = False      # turn PowerShell type-name placeholders into nulls
     superseded_by: str | None = None  # another file of the collection already holds these rows
-    # Sees every (table, rows) the parser emits, before coercion: how one file's conversion leaves
-    # facts for another's (Security.evtx's record numbers and times for SecurityEvents.csv).
+    # Sees every (table, rows) the parser emits, as emitted, once they are written: how one file's
+    # conversion leaves facts for another's (Security.evtx's record numbers and times for SecurityEvents.csv).
     listener: Callable[[str, pa.Table], None] | None = None
 
     # -- facts about the collection -------------------------------------------------------------

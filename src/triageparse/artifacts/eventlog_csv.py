@@ -194,22 +194,13 @@ def _drop_rows_in_security_evtx(t: pa.Table, ctx: FileContext) -> pa.Table:
     known = security_evtx_records(ctx.run)
     if known is None or not len(known):
         return t
-    index = pc.cast(pc.if_else(pc.fill_null(pc.match_substring_regex(t.column("EventRecordId"), r"^\d+$"),
-                                            False), t.column("EventRecordId"), pa.scalar(None, pa.string())),
-                    pa.int64())
-    local = None
-    if "TimeGenerated" in t.column_names:
-        local, _ = LocalTime(ctx.localtime.pattern).parse(contiguous(t.column("TimeGenerated")))
-    rows = pa.array(np.arange(len(index), dtype=np.int64))
-    csv = pa.table({"Row": rows, "EventRecordId": index, "Local": local if local is not None else
-                    pa.nulls(len(index), pa.timestamp("us"))})
-    joined = known.join(csv, "EventRecordId", join_type="inner")   # the hash table on the smaller side
+    times = contiguous(t.column("TimeGenerated")) if "TimeGenerated" in t.column_names else None
+    joined = matches_in_log(contiguous(t.column("EventRecordId")), times, ctx.localtime.pattern, known)
     # The same record: same number, and (when the CSV's time can be read) at most one UTC offset apart.
     # A cleared log numbers its records again; its old rows in the CSV are not the log's new ones. Row by
     # row: another CSV row with the same number may be the log's record while this one is not.
-    steps = offset_steps(joined.column("Local"), joined.column("TimeCreated"))
-    same = pc.filter(joined.column("Row"), pc.fill_null(plausible_offset(steps), True))
-    in_evtx = pc.is_in(rows, value_set=pc.unique(same))
+    same = pc.filter(joined.column("Row"), pc.fill_null(plausible_offset(joined.column("Step")), True))
+    in_evtx = pc.is_in(pa.array(np.arange(t.num_rows, dtype=np.int64)), value_set=pc.unique(same))
     dropped = pc.sum(in_evtx).as_py() or 0
     if dropped:
         ctx.note(f"{dropped} record(s) also in Security.evtx (Index = EventRecordID): written once, from the EVTX")
@@ -220,12 +211,25 @@ OFFSET_STEP_MINUTES = 15      # every UTC offset in use is a multiple of 15 minu
 MIN_OFFSET_MINUTES, MAX_OFFSET_MINUTES = -12 * 60, 14 * 60      # Baker Island to Kiribati
 
 
-def offset_steps(local: pa.ChunkedArray | pa.Array, utc: pa.ChunkedArray | pa.Array) -> pa.Array:
-    """Local minus UTC in minutes, rounded to the 15-minute steps of real offsets; both read as wall clock."""
-    def micros(a):
+def matches_in_log(index: pa.Array, local_times: pa.Array | None, pattern, known: pa.Table) -> pa.Table:
+    """Get-EventLog records (``Index`` and local ``TimeGenerated`` strings) against the log's records of the
+    same number: per match the record's ``Row`` in the batch, its ``TimeCreated`` (UTC) and ``Step``, local
+    minus UTC in minutes rounded to the 15-minute steps of real offsets (null without a time)."""
+    digits = pc.fill_null(pc.match_substring_regex(index, r"^\d+$"), False)
+    numbers = pc.cast(pc.if_else(digits, index, pa.scalar(None, pa.string())), pa.int64())
+    local = None
+    if local_times is not None:
+        local, _ = LocalTime(pattern).parse(local_times)       # no offset: local strings read as if UTC
+    csv = pa.table({"Row": pa.array(np.arange(len(index), dtype=np.int64)), "EventRecordId": numbers,
+                    "Local": local if local is not None else pa.nulls(len(index), pa.timestamp("us"))})
+    joined = known.join(csv, "EventRecordId", join_type="inner")     # the hash table on the batch's side
+
+    def micros(a):      # both as wall clock
         return pc.cast(pc.cast(contiguous(a), pa.timestamp("us")), pa.int64())
-    minutes = pc.divide(pc.cast(pc.subtract(micros(local), micros(utc)), pa.float64()), 60e6)
-    return pc.multiply(pc.round(pc.divide(minutes, OFFSET_STEP_MINUTES)), OFFSET_STEP_MINUTES)
+    minutes = pc.divide(pc.cast(pc.subtract(micros(joined.column("Local")), micros(joined.column("TimeCreated"))),
+                                pa.float64()), 60e6)
+    step = pc.multiply(pc.round(pc.divide(minutes, OFFSET_STEP_MINUTES)), OFFSET_STEP_MINUTES)
+    return joined.select(["Row", "TimeCreated"]).append_column("Step", step)
 
 
 def plausible_offset(steps: pa.Array) -> pa.Array:
@@ -268,8 +272,9 @@ def _column(rows: pa.Table, name: str, typ: pa.DataType) -> pa.Array:
 def security_evtx_records(run: "CollectionRun") -> pa.Table | None:
     """EventRecordID and TimeCreated (UTC) of every Security-channel record in the collection's Security.evtx.
 
-    From the conversion of the logs when it came first (the collection conversion converts UTC-only
-    artifacts before the others); otherwise read once (one extra pass of the Rust reader) and shared.
+    From the conversion of the logs when it came first (with Get-EventLog output in the collection,
+    Security.evtx is converted before the other files); otherwise read once (one extra pass of the Rust
+    reader) and shared.
     The conversion's records are those it wrote: a record of a damaged log that could not be converted
     is not there, so its CSV row is kept.
     """

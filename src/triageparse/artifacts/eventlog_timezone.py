@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 from ..arrays import contiguous
 from ..formats.dates import LocalTime
 from ..formats.pscsv import read_pscsv
-from .eventlog_csv import offset_steps, plausible_offset, security_evtx_members, security_evtx_records
+from .eventlog_csv import matches_in_log, plausible_offset, security_evtx_members, security_evtx_records
 
 if TYPE_CHECKING:
     from ..convert import CollectionRun
@@ -64,19 +64,14 @@ def matched_offsets(run: "CollectionRun") -> tuple[list[tuple[dt.datetime, int]]
     so they are not the same records (a cleared log numbering again, a CSV of another host)."""
     if not security_evtx_members(run.collection.members):
         return [], 0
-    naive = LocalTime(run.localtime.pattern)          # no offset: local strings read as if they were UTC
     pairs: list[tuple[dt.datetime, int]] = []
     implausible = 0
     for index, time_generated in local_index_times(run):
         evtx = security_evtx_records(run)             # from the log's conversion, or read once
         if evtx is None or not len(evtx):
             return [], 0
-        ok = pc.fill_null(pc.match_substring_regex(index, r"^\d+$"), False)
-        local, _ = naive.parse(time_generated)
-        t = pa.table({"EventRecordId": pc.cast(pc.if_else(ok, index, pa.scalar(None, pa.string())), pa.int64()),
-                      "Local": local})
-        joined = evtx.join(t, "EventRecordId", join_type="inner")      # the hash table on the batch's side
-        step = offset_steps(joined.column("Local"), joined.column("TimeCreated"))
+        joined = matches_in_log(index, time_generated, run.localtime.pattern, evtx)
+        step = joined.column("Step")
         plausible = plausible_offset(step)             # null where a time is missing
         implausible += pc.sum(pc.invert(pc.fill_null(plausible, True))).as_py() or 0
         keep = pc.fill_null(plausible, False)
