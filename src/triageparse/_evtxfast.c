@@ -442,6 +442,26 @@ static int is_security(const Val *ch) {
     return 1;
 }
 
+/* Field ``ks..ke`` of Security row ``row`` (when it is a column): a name twice (4648's LogonGuid) keeps its
+ * first value, as DuckDB; what is written is remembered, to be undone if the record is declined. */
+static void put_field(Batch *b, Py_ssize_t row, const FieldTable *ft, const char *ks, const char *ke, const Val *v) {
+    int f = field_lookup(ft, ks, ke);
+    if (f < 0) return;
+    int first = b->seen[f] != row;
+    b->seen[f] = row;
+    if (!first || v->kind == V_NULL) return;
+    StrCol *col = &b->fields[f];
+    b->touched[b->ntouched].field = f;
+    b->touched[b->ntouched].n = col->n;
+    b->touched[b->ntouched].len = col->data.len;
+    b->ntouched++;
+    /* rows of this column before this one that were not written yet are nulls */
+    strcol_nulls_until(col, row);
+    if (v->kind == V_STRING) put_unescaped(&col->data, v->s, v->e, 0);
+    else buf_put(&col->data, v->s, (size_t)(v->e - v->s));
+    strcol_end(col, 1);
+}
+
 /* Security fields and XML of the EventData object at c->p, which it consumes. 0: declined (the SQL path
  * does it; the object is still read to its end). */
 static int security_fields(Batch *b, Py_ssize_t row, const FieldTable *ft, Cur *c) {
@@ -468,27 +488,134 @@ static int security_fields(Batch *b, Py_ssize_t row, const FieldTable *ft, Cur *
         if (v.kind == V_STRING) put_unescaped(xml, v.s, v.e, 1);
         else if (v.kind == V_OTHER) buf_put(xml, v.s, (size_t)(v.e - v.s));
         buf_put(xml, "</Data>", 7);
-        int f = field_lookup(ft, ks, ke);
-        if (f >= 0) {
-            int first = b->seen[f] != row;       /* a name twice (4648's LogonGuid): the first value, as DuckDB */
-            b->seen[f] = row;
-            if (first && v.kind != V_NULL) {
-                StrCol *col = &b->fields[f];
-                b->touched[b->ntouched].field = f;
-                b->touched[b->ntouched].n = col->n;
-                b->touched[b->ntouched].len = col->data.len;
-                b->ntouched++;
-                /* rows of this column before this one that were not written yet are nulls */
-                strcol_nulls_until(col, row);
-                if (v.kind == V_STRING) put_unescaped(&col->data, v.s, v.e, 0);
-                else buf_put(&col->data, v.s, (size_t)(v.e - v.s));
-                strcol_end(col, 1);
-            }
-        }
+        put_field(b, row, ft, ks, ke, &v);
     }
     if (c->bad) return 0;
     if (ok) buf_put(xml, "</EventData>", 12);
     return ok;
+}
+
+/* ---- Security events with <UserData> (1100, 1101, 1102 log cleared, 1104, 1108) --------------------------
+ * The SQL path takes their fields from the first element under UserData and renders the XML with
+ * json_to_xml. This does the same for the shapes where the result cannot differ, and declines the rest
+ * (the record is then redone there): repeated elements ("#text" lists), "#attributes" that are not the
+ * first member or hold escapes, a key twice (a Python dict keeps the last value), escaped keys, floats,
+ * lists where an element's text belongs, control characters and U+FFFE/U+FFFF (json_to_xml writes those
+ * as \uXXXX text), an element named EventData. */
+
+/* true, false or an integer that Python prints as JSON wrote it (no fraction or exponent, no -0, 64 bits) */
+static int plain_literal(const Val *v) {
+    if (v->kind != V_OTHER) return 0;
+    size_t n = (size_t)(v->e - v->s);
+    if ((n == 4 && !memcmp(v->s, "true", 4)) || (n == 5 && !memcmp(v->s, "false", 5))) return 1;
+    const char *p = v->s + (*v->s == '-');
+    if (p == v->e || v->e - p > 18 || (*p == '0' && (v->e - p > 1 || p != v->s))) return 0;
+    for (; p < v->e; p++) if (*p < '0' || *p > '9') return 0;
+    return 1;
+}
+
+/* _scalar() then escape() (quoteattr() for an attribute) of a JSON scalar; 0: declined. */
+static int put_xml_scalar(Buf *b, const Val *v, int attr) {
+    if (v->kind == V_NULL) return 1;
+    if (v->kind == V_STRING) {
+        if ((v->esc & ESC_CONTROL) || (attr && v->esc)) return 0;
+        for (const char *p = v->s; p + 2 < v->e; p++)
+            if ((unsigned char)p[0] == 0xEF && (unsigned char)p[1] == 0xBF && ((unsigned char)p[2] & 0xFE) == 0xBE)
+                return 0;
+        put_unescaped(b, v->s, v->e, 1);
+        return 1;
+    }
+    if (!plain_literal(v)) return 0;
+    buf_put(b, v->s, (size_t)(v->e - v->s));
+    return 1;
+}
+
+/* The members of the object at c->p, each checked against the ones before it; 0 at the end or when a key
+ * is escaped, seen twice, or one too many. */
+typedef struct { const char *s[64], *e[64]; int n; } Keys;
+static int next_unique_member(Cur *c, int *started, Keys *seen, const char **ks, const char **ke, int *ok) {
+    if (!next_member(c, started, ks, ke)) return 0;
+    if (seen->n == 64 || memchr(*ks, '\\', (size_t)(*ke - *ks))) { *ok = 0; return 1; }
+    for (int i = 0; i < seen->n; i++)
+        if (seen->e[i] - seen->s[i] == *ke - *ks && !memcmp(seen->s[i], *ks, (size_t)(*ke - *ks))) { *ok = 0; return 1; }
+    seen->s[seen->n] = *ks; seen->e[seen->n] = *ke; seen->n++;
+    return 1;
+}
+
+/* json_to_xml(tag, value) of the value at c->p, which it consumes; 0: declined. */
+static int render_element(Buf *b, Cur *c, const char *tag, const char *tag_end, int top, int depth) {
+    size_t tn = (size_t)(tag_end - tag);
+    if (depth > MAX_DEPTH || key_is(tag, tag_end, "EventData")) return 0;
+    buf_putc(b, '<'); buf_put(b, tag, tn);
+    if (top) buf_put(b, " xmlns=\"" EVENT_NS "\"", sizeof(" xmlns=\"" EVENT_NS "\"") - 1);
+    if (peek(c) != '{') {
+        Val v;
+        read_value(c, &v, depth);
+        buf_putc(b, '>');
+        if (c->bad || !put_xml_scalar(b, &v, 0)) return 0;
+    } else {
+        const char *ks, *ke;
+        int started = 0, ok = 1, i = 0, open = 1;
+        Keys keys = {.n = 0};
+        for (; next_unique_member(c, &started, &keys, &ks, &ke, &ok) && ok; i++) {
+            if (key_is(ks, ke, "#attributes")) {
+                if (i || top || peek(c) != '{') return 0;
+                const char *as, *ae;
+                int a_started = 0;
+                Keys akeys = {.n = 0};
+                while (next_unique_member(c, &a_started, &akeys, &as, &ae, &ok) && ok) {
+                    Val v;
+                    read_value(c, &v, depth + 2);
+                    if (c->bad) return 0;
+                    buf_putc(b, ' '); buf_put(b, as, (size_t)(ae - as)); buf_put(b, "=\"", 2);
+                    if (!put_xml_scalar(b, &v, 1)) return 0;
+                    buf_putc(b, '"');
+                }
+                continue;
+            }
+            if (open) { buf_putc(b, '>'); open = 0; }
+            if (key_is(ks, ke, "#text")) {
+                Val v;
+                read_value(c, &v, depth + 1);
+                if (c->bad || !put_xml_scalar(b, &v, 0)) return 0;
+            } else if (peek(c) == '[') {           /* elements of one name */
+                c->p++;
+                if (peek(c) == ']') c->p++;
+                else for (;;) {
+                    if (peek(c) == '[' || !render_element(b, c, ks, ke, 0, depth + 2)) return 0;
+                    if (peek(c) == ',') { c->p++; continue; }
+                    if (!eat(c, ']')) return 0;
+                    break;
+                }
+            } else if (!render_element(b, c, ks, ke, 0, depth + 1)) return 0;
+            if (c->bad) return 0;
+        }
+        if (!ok || c->bad) return 0;
+        if (open) buf_putc(b, '>');
+    }
+    buf_put(b, "</", 2); buf_put(b, tag, tn); buf_putc(b, '>');
+    return !c->bad;
+}
+
+/* Fields and XML of the UserData object [s, e); 0: declined. */
+static int userdata_fields(Batch *b, Py_ssize_t row, const FieldTable *ft, const char *s, const char *e) {
+    Cur c = {s, e, 0};
+    if (!render_element(&b->str[S_XML].data, &c, "UserData", "UserData" + 8, 1, 2) || peek(&c) != -1) return 0;
+    /* the fields: the members of the first element, as the SQL path's json_extract(UserData, '$.*')[1] */
+    Cur u = {s, e, 0};
+    const char *ks, *ke;
+    int started = 0;
+    if (!next_member(&u, &started, &ks, &ke) || peek(&u) != '{') return !u.bad;
+    int inner = 0;
+    while (next_member(&u, &inner, &ks, &ke)) {
+        Val v;
+        read_value(&u, &v, 3);
+        if (u.bad) return 0;
+        if (field_lookup(ft, ks, ke) < 0) continue;
+        if (v.kind == V_NESTED || (v.kind == V_OTHER && !plain_literal(&v))) return 0;   /* as DuckDB writes them */
+        put_field(b, row, ft, ks, ke, &v);
+    }
+    return !u.bad;
 }
 
 /* Start the Security row of record ``row``: its row in the Security-only columns. */
@@ -598,9 +725,6 @@ static int convert_record(Batch *b, Py_ssize_t row, const char *doc, Py_ssize_t 
     put_scalar(&b->str[S_USERID], &userid);
     if (correlation.kind == V_NESTED) buf_put(&b->str[S_CORRELATION].data, correlation.s, (size_t)(correlation.e - correlation.s));
     strcol_end(&b->str[S_CORRELATION], correlation.kind == V_NESTED);
-    /* EventData / UserData as JSON text, as written (null when absent or JSON null) */
-    put_json_text(&b->str[S_EVENTDATA], &eventdata);
-    put_json_text(&b->str[S_USERDATA], &userdata);
     /* RawEventData: the record whole when it has no TimeCreated */
     if (!time_created) buf_put(&b->str[S_RAW].data, doc, (size_t)n);
     strcol_end(&b->str[S_RAW], !time_created);
@@ -619,14 +743,20 @@ static int convert_record(Batch *b, Py_ssize_t row, const char *doc, Py_ssize_t 
     has = scalar_int(&tid, INT32_MIN, INT32_MAX, &v); intcol_set(&b->ints[I_TID], row, has, v);
 
     /* Security records: named fields and XML, in columns that hold the Security records only */
-    if (!is_security(&channel)) return 1;
+    if (!is_security(&channel)) {
+        /* EventData / UserData as JSON text, as written (null when absent or JSON null) */
+        put_json_text(&b->str[S_EVENTDATA], &eventdata);
+        put_json_text(&b->str[S_USERDATA], &userdata);
+        return 1;
+    }
     if (srow < 0) srow = security_row(b, row, &xml_start);
     int no_data = (eventdata.kind == V_NONE || eventdata.kind == V_NULL) &&
                   (userdata.kind == V_NONE || userdata.kind == V_NULL);
     if (!fields_done && eventdata.kind == V_NESTED && *eventdata.s == '{') {
         Cur ed = {eventdata.s, eventdata.e, 0};
         xml_ok = security_fields(b, srow, ft, &ed);
-    }
+    } else if ((eventdata.kind == V_NONE || eventdata.kind == V_NULL) && userdata.kind == V_NESTED && *userdata.s == '{')
+        xml_ok = userdata_fields(b, srow, ft, userdata.s, userdata.e);
     if (!xml_ok && !no_data) {
         for (Py_ssize_t i = b->ntouched - 1; i >= 0; i--) {     /* undo what the record wrote */
             StrCol *col = &b->fields[b->touched[i].field];
@@ -641,6 +771,11 @@ static int convert_record(Batch *b, Py_ssize_t row, const char *doc, Py_ssize_t 
         b->flags[srow] = 1;
     }
     strcol_end(&b->str[S_XML], xml_ok);
+    /* A Security record's JSON text is only read again when the SQL path redoes it: the others' would be
+     * half the bytes of the batch, copied for nothing. */
+    Val none = {V_NONE};
+    put_json_text(&b->str[S_EVENTDATA], xml_ok ? &none : &eventdata);
+    put_json_text(&b->str[S_USERDATA], xml_ok ? &none : &userdata);
     return 1;
 }
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import io
+import json
 import mmap
 import multiprocessing
 import os
@@ -314,14 +315,15 @@ class EvtxLog(Artifact):
         n_security = pc.sum(security).as_py() or 0
         security_table = windows_table = None
         if n_security:
-            security_rows = rows.filter(security)
+            # (a Security.evtx batch is all Security records: filtering would only copy it)
+            security_rows = rows if n_security == rows.num_rows else rows.filter(security)
             if accelerated is None:
                 security_table = self.security_rows(security_rows)
             else:
                 fields, event_data = self._redo_leftovers(security_rows, fields, event_data, redo)
                 security_table = self._security_table(security_rows, fields, event_data)
         if n_security < rows.num_rows:
-            windows_table = self.windows_rows(rows.filter(pc.invert(security)))
+            windows_table = self.windows_rows(rows if not n_security else rows.filter(pc.invert(security)))
         return rows, security_table, windows_table
 
     def system_rows(self, batch: _Batch) -> pa.Table:
@@ -809,13 +811,13 @@ def _leftover_fields(rows: pa.Table, fields: set[str]) -> dict[str, pa.Array] | 
     columns: dict[str, list] = {}
     for i, (ed, ud) in enumerate(zip(rows.column("EventDataJson").to_pylist(), rows.column("UserDataJson").to_pylist())):
         # as _security_sql: EventData, else the first element of UserData
-        value = orjson.loads(ed) if ed is not None else next(iter(orjson.loads(ud).values()), None) \
+        value = _first_values(ed) if ed is not None else next(iter(_first_values(ud).values()), None) \
             if ud is not None and ud.startswith("{") else None
         if not isinstance(value, dict):
             continue
         for name, v in value.items():
-            if name not in fields or (name in columns and columns[name][i] is not None):
-                continue        # not a column, or a name twice (the first wins, as in DuckDB)
+            if name not in fields:
+                continue
             if isinstance(v, bool):
                 v = "true" if v else "false"
             elif isinstance(v, int):
@@ -824,6 +826,19 @@ def _leftover_fields(rows: pa.Table, fields: set[str]) -> dict[str, pa.Array] | 
                 return None
             columns.setdefault(name, [None] * rows.num_rows)[i] = v
     return {name: pa.array(values, pa.string()) for name, values in columns.items()}
+
+
+def _first_values(text: str):
+    """JSON with the first value of a key that is there twice (4648's LogonGuid), as DuckDB reads it; orjson
+    keeps the last."""
+    return json.loads(text, object_pairs_hook=_first_wins)
+
+
+def _first_wins(pairs: list[tuple]) -> dict:
+    out: dict = {}
+    for key, value in pairs:
+        out.setdefault(key, value)
+    return out
 
 
 def _render_missing_xml(event_data: pa.Array, rows: pa.Table) -> pa.Array:
