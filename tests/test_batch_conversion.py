@@ -148,3 +148,41 @@ def test_free_text_columns_get_neither_dictionary_nor_statistics_and_the_rest_ke
     small = pq.ParquetFile(next((tmp_path / "small" / "DnsCacheEntry").glob("*.parquet"))).metadata
     assert all(small.row_group(0).column(i).has_dictionary_page for i in range(small.num_columns)
                if small.schema.column(i).physical_type == "BYTE_ARRAY")
+
+
+def test_a_source_hashed_beside_its_conversion_gets_the_ids_of_one_hashed_first(tmp_path, monkeypatch):
+    """Into an OUT with nothing to skip, a file source is hashed on a thread while it is converted; the
+    tables must be the ones a run that hashed first writes (CollectionId and file names come from the hash)."""
+    import hashlib
+    import importlib
+    import threading
+
+    from triageparse import collection
+    convert_module = importlib.import_module("triageparse.convert")     # the package's `convert` is the function
+    threads = []
+    real = collection.sha256_file
+
+    def spy(path):
+        threads.append(threading.current_thread().name)
+        return real(path)
+
+    monkeypatch.setattr(convert_module, "sha256_file", spy)
+    z = dns_zip(tmp_path, "WS01", 3000)
+    fresh = tmp_path / "fresh"
+    triageparse.convert([z], fresh)
+    assert threads == ["triageparse-sha256"]          # not on the converting thread, before the conversion
+
+    other = tmp_path / "other"                        # OUT already holds a source: hashed first, to skip
+    (tmp_path / "b").mkdir()
+    triageparse.convert([dns_zip(tmp_path / "b", "WS02", 10)], other)
+    threads.clear()
+    triageparse.convert([z], other)
+    assert threads == ["MainThread"]
+    digest = hashlib.sha256(z.read_bytes()).hexdigest()
+    for out in (fresh, other):
+        rows = ds.dataset(out / "Collection").to_table().to_pylist()
+        assert digest in {r["SourceSha256"] for r in rows}
+    fresh_files = parquet_bytes(fresh)
+    assert fresh_files and all(other_bytes == fresh_files[name]
+                               for name, other_bytes in parquet_bytes(other).items() if name in fresh_files)
+    assert set(fresh_files) <= set(parquet_bytes(other))

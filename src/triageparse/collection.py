@@ -20,6 +20,7 @@ import struct
 import tempfile
 import zipfile
 import zlib
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,7 +80,8 @@ class _CountingReader(io.RawIOBase):
     def __init__(self, raw: BinaryIO, member: "Member"):
         self._raw = raw
         self._member = member
-        self._hash = hashlib.sha256() if member.sha256 is None else None   # already known: do not hash twice
+        # already known or being hashed: do not hash twice
+        self._hash = hashlib.sha256() if member.sha256 is None and member.pending_sha256 is None else None
         self._n = 0
 
     def readable(self) -> bool:
@@ -129,6 +131,7 @@ class Member:
     sha256: str | None = None
     read_size: int | None = None
     disk_path: Path | None = field(default=None, repr=False)   # the file itself, for folder and file sources
+    pending_sha256: Future[str] | None = field(default=None, repr=False)   # being hashed beside the conversion
     _head: bytes | None = field(default=None, repr=False)
 
     @property
@@ -171,6 +174,8 @@ class Member:
 
     def ensure_hash(self) -> None:
         """Hash the whole member if no parser read it to the end."""
+        if self.sha256 is None and self.pending_sha256 is not None:
+            self.sha256 = self.pending_sha256.result()
         if self.sha256 is None and not self.refused and self.size == 0:
             self._finish_hash(hashlib.sha256(), 0)   # thousands of empty members cost no archive reads
         if self.sha256 is None and not self.refused:
@@ -197,7 +202,7 @@ class Member:
     def readonly_path(self) -> Iterator[Path]:
         """A path for libraries that only read (EVTX): the file itself when it already lies on disk and
         is hashed, which saves a copy of a gigabyte log; otherwise a private copy like ``local_path``."""
-        if self.disk_path is not None and self.sha256 is not None and not self.refused:
+        if self.disk_path is not None and (self.sha256 or self.pending_sha256) is not None and not self.refused:
             yield self.disk_path
             return
         with self.local_path() as path:
@@ -209,10 +214,16 @@ class Collection:
     source: Path
     root: str                     # path prefix inside the source ("" for the whole source)
     members: list[Member]
-    source_sha256: str
+    digest: str | Future[str]     # of the source; a Future while it is hashed beside the conversion
     host: str | None = None
     date: dt.date | None = None
     problems: list[tuple[str, str]] = field(default_factory=list)   # (path, message) refused at source level
+
+    @property
+    def source_sha256(self) -> str:
+        if isinstance(self.digest, Future):
+            self.digest = self.digest.result()
+        return self.digest
 
     @property
     def collection_id(self) -> str:
@@ -446,8 +457,11 @@ def _recover_truncated_zip(path: Path, budget: Budget, problems: list) -> Iterat
 
 
 def open_source(path: Path, limits: Limits, exclude: frozenset[str] = frozenset(),
-                digest: str | None = None) -> tuple[list[Member], str, list, list]:
-    """All members of a source, its identity hash, source-level problems and open spools."""
+                digest: str | Future[str] | None = None) -> tuple[list[Member], str | Future[str], list, list]:
+    """All members of a source, its identity hash, source-level problems and open spools.
+
+    ``digest``: the source file's sha256 when known, or a Future of it (hashed beside the conversion).
+    """
     budget = Budget(limits)
     problems: list[tuple[str, str]] = []
     spools: list = []
@@ -495,6 +509,7 @@ def open_source(path: Path, limits: Limits, exclude: frozenset[str] = frozenset(
                     return members, ident.hexdigest(), problems, spools
         return members, ident.hexdigest(), problems, spools
     digest = digest or sha256_file(path)
+    pending = digest if isinstance(digest, Future) else None
     if zipfile.is_zipfile(path) or path.suffix.lower() == ".zip":
         try:
             zf = zipfile.ZipFile(path)
@@ -504,11 +519,11 @@ def open_source(path: Path, limits: Limits, exclude: frozenset[str] = frozenset(
         spools.append(zf)
         return list(_zip_members(zf, "", budget, 1, problems, spools)), digest, problems, spools
     size = path.stat().st_size
-    return [Member(path.name, size, (lambda: open(path, "rb")), budget, sha256=digest, read_size=size,
-                   disk_path=path)], digest, problems, spools
+    return [Member(path.name, size, (lambda: open(path, "rb")), budget, sha256=None if pending else digest,
+                   read_size=size, disk_path=path, pending_sha256=pending)], digest, problems, spools
 
 
-def split_collections(source: Path, members: list[Member], digest: str, problems: list) -> list[Collection]:
+def split_collections(source: Path, members: list[Member], digest: str | Future[str], problems: list) -> list[Collection]:
     """Group members under their DFIR-<HOST>-<date> root; everything else belongs to the source itself."""
     groups: dict[str, list[Member]] = {} if members else {"": []}   # no members: still report the source
     for m in members:

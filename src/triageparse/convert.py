@@ -10,7 +10,7 @@ import sys
 import threading
 import traceback
 import zipfile
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from functools import partial
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,7 +98,7 @@ class CollectionRun:
 
     def __init__(self, collection: Collection, out: Path, culture: str | None, timezone: str | None):
         self.collection = collection
-        self.sink = CollectionSink(out, collection.collection_id)
+        self.sink = CollectionSink(out, lambda: collection.collection_id)
         self.family = detect_family([m.path for m in collection.members])
         self.culture_arg = culture
         self.timezone_arg = timezone
@@ -235,11 +235,16 @@ def watch(folder: str | Path, out: str | Path, *, interval: float = 5.0, stop: t
 
 def _convert_source(source: Source, *, out: Path, culture, timezone, limits: Limits, done: set[str],
                     on_progress=None, security_event_columns: str = "compact") -> list[CollectionSummary]:
-    digest = None
+    digest: str | Future[str] | None = None
     if source.path.is_file() and not source.exclude:
-        digest = sha256_file(source.path)
-        if digest in done:
-            return [CollectionSummary.skipped_source(source.path.name, digest)]
+        if done:
+            digest = sha256_file(source.path)
+            if digest in done:
+                return [CollectionSummary.skipped_source(source.path.name, digest)]
+        else:
+            # Nothing in OUT to skip: the file is hashed on a thread while it is converted (a gigabyte log
+            # took 1.5 s to hash before its conversion began); rows wait for the id at their first row group.
+            digest = _hash_beside(source.path)
     members, digest, problems, spools = open_source(source.path, limits, source.exclude, digest)
     try:
         if digest in done:
@@ -255,6 +260,19 @@ def _convert_source(source: Source, *, out: Path, culture, timezone, limits: Lim
                 s.close()
             except Exception:
                 pass
+
+
+def _hash_beside(path: Path) -> Future[str]:
+    future: Future[str] = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(sha256_file(path))
+        except BaseException as exc:     # an unreadable file fails the conversion where the hash is used
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name="triageparse-sha256", daemon=True).start()
+    return future
 
 
 def source_size(source: Source) -> int:

@@ -11,6 +11,7 @@ import json
 import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Callable
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -82,9 +83,10 @@ USE_WRITER_THREAD = True
 
 
 class CollectionSink:
-    def __init__(self, out: Path, collection_id: str):
+    def __init__(self, out: Path, collection_id: str | Callable[[], str]):
         self.out = out
-        self.collection_id = collection_id
+        # A callable when the id waits for the source's hash: it is first needed at the first row group.
+        self._collection_id = collection_id
         self.writers: dict[str, pq.ParquetWriter] = {}
         self.buffers: dict[str, list[pa.Table]] = {}
         self.buffered: dict[str, int] = {}
@@ -95,6 +97,12 @@ class CollectionSink:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet-writer") \
             if USE_WRITER_THREAD else None
         self._pending: Future | None = None
+
+    @property
+    def collection_id(self) -> str:
+        if callable(self._collection_id):
+            self._collection_id = self._collection_id()
+        return self._collection_id
 
     def _tmp(self, table: str) -> Path:
         final = table_file(self.out, table, self.collection_id)
