@@ -480,6 +480,41 @@ def test_a_file_split_across_worker_processes_converts_as_one_process_does(corpu
                       for f in _table(tmp_path / "serial", "CollectedFile").to_pylist()]
 
 
+def test_workers_of_a_process_without_pandas_convert_without_it(corpus, tmp_path):
+    """A library caller that never imported pandas: the workers keep pyarrow from importing it (0.4 s of CPU
+    each) and must still convert every record themselves (a worker that fails is redone in the parent)."""
+    import subprocess
+    import sys
+    code = """
+import sys
+from pathlib import Path
+from triageparse.artifacts import eventlog_evtx
+from triageparse.artifacts.base import FileContext
+from triageparse.collection import Budget, Collection, Limits, Member
+from triageparse.convert import CollectionRun
+eventlog_evtx.PART_MIN_BYTES, eventlog_evtx.PROCESSES, eventlog_evtx.GROUP_CHUNKS = 65536, 2, 1
+path = Path(sys.argv[1])
+assert len(eventlog_evtx.chunk_ranges(path)) > 1
+member = Member(path.name, None, lambda: open(path, "rb"), Budget(Limits()))
+run = CollectionRun(Collection(path, "", [member], "0" * 64), Path(sys.argv[2]), None, None)
+run.setup_time([])
+ctx = FileContext(run, member, "evtx")
+assert "pandas" not in sys.modules, "the test needs a parent without pandas"
+notes = []
+ctx.note = notes.append
+eventlog_evtx.EvtxLog().convert_file(path, ctx)
+run.sink.close()
+print(ctx.rows_written, notes)
+"""
+    path = corpus / "evtx/shared/T1069_T1087_account_group_discovery/mdecrevoisier__ID5140-5145-Bloodhound-SharpHound enumeration via SMB.evtx"
+    done = subprocess.run([sys.executable, "-c", code, str(path), str(tmp_path / "out")], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    written, notes = done.stdout.split(" ", 1)
+    assert notes.strip() == "[]"
+    assert int(written) == sum(1 for _ in __import__("evtx").PyEvtxParser(str(path)).records_json())
+
+
 def test_a_failed_worker_process_costs_time_not_records(corpus, tmp_path, monkeypatch):
     from triageparse.artifacts import eventlog_evtx
     path = corpus / "evtx/shared/EDGE_checksum_and_chunk_damage/omerbenamram-evtx__sample_with_a_bad_chunk_magic.evtx"
