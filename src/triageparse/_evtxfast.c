@@ -414,8 +414,8 @@ typedef struct {
 /* A System scalar as VARCHAR (DuckDB's from_json): string decoded, number / bool as written, null as null. */
 static int put_scalar(StrCol *col, const Val *v) {
     if (v->kind == V_NESTED) return 0;
-    if (v->kind == V_STRING) put_unescaped(&col->data, v->s, v->e, 0);
-    else if (v->kind == V_OTHER) buf_put(&col->data, v->s, (size_t)(v->e - v->s));
+    if (v->kind == V_STRING && v->esc) put_unescaped(&col->data, v->s, v->e, 0);
+    else if (v->kind == V_STRING || v->kind == V_OTHER) buf_put(&col->data, v->s, (size_t)(v->e - v->s));
     strcol_end(col, v->kind == V_STRING || v->kind == V_OTHER);
     return 1;
 }
@@ -457,8 +457,8 @@ static void put_field(Batch *b, Py_ssize_t row, const FieldTable *ft, const char
     b->ntouched++;
     /* rows of this column before this one that were not written yet are nulls */
     strcol_nulls_until(col, row);
-    if (v->kind == V_STRING) put_unescaped(&col->data, v->s, v->e, 0);
-    else buf_put(&col->data, v->s, (size_t)(v->e - v->s));
+    if (v->kind == V_STRING && v->esc) put_unescaped(&col->data, v->s, v->e, 0);
+    else buf_put(&col->data, v->s, (size_t)(v->e - v->s));     /* no escape: the text as it stands */
     strcol_end(col, 1);
 }
 
