@@ -179,6 +179,31 @@ def test_generated_user_data_converts_alike_on_both_paths(monkeypatch, user_data
     _assert_paths_agree(_Batch([good, doc, good], [1, 2, 3]), monkeypatch, doc)
 
 
+# Control characters in EventData (4661's PrivilegeList, 4739's password policy values): the SQL path renders
+# such records with json_to_xml (\uXXXX text); the accelerator writes the same unless the record has a
+# shape json_to_xml renders differently.
+@pytest.mark.parametrize("event_data", [
+    r'{"PrivilegeList":"\u01ff\u000f-","AccessMask":"0x2d","Properties":"---\r\n\t{1}\r\n%%1537"}',
+    r'{"MinPasswordAge":"\u0003","LockoutThreshold":"\u0003","MixedDomainMode":"0","Count":7,"On":true,"No":null}',
+    r'{"A":"\b\f\u001f\u0000 and \u00e9 and \ud83d\ude00","B":"a&b<c>\"q\"\\"}',
+    r'{"A":"\u0003","A":"twice"}', r'{"A":"\u0003","Size":1.5}', r'{"A":"\u0003","#text":"t"}',
+    r'{"A":"\u0003","B":"￾"}', r'{"A":"\u0003","Big":123456789012345678901}',
+])
+def test_control_characters_in_event_data_convert_alike_on_both_paths(monkeypatch, event_data):
+    good = _doc({"SubjectUserName": "alice", "LogonType": 3})
+    doc = _doc({"X": "Y"}).replace('{"X":"Y"}', event_data)
+    _assert_paths_agree(_Batch([good, doc, good], [1, 2, 3]), monkeypatch, event_data)
+
+
+def test_the_accelerator_renders_control_characters_itself():
+    doc = _doc({"X": "Y"}).replace('{"X":"Y"}', r'{"SubjectUserName":"a\u0003b","PrivilegeList":"\u01ff\u000f-"}')
+    fields = tuple(EvtxLog()._security_field_names())
+    columns = eventlog_evtx.ACCELERATOR.convert([doc], [1], fields)
+    assert columns["fallback"] == b"\x00"
+    assert r'<Data Name="SubjectUserName">a\u0003b</Data>' in columns["EventDataXml"][2].decode()
+    assert columns["fields"][fields.index("SubjectUserName")][2] == b"a\x03b"
+
+
 def test_the_accelerator_renders_the_log_cleared_event_itself():
     # Before, every <UserData> record was redone in Python (~0.1 ms each, with copies of whole columns).
     doc = _user_data(orjson.dumps({"LogFileCleared": CLEARED}).decode())

@@ -13,8 +13,9 @@
  * twice, a TimeCreated that is not "YYYY-MM-DDTHH:MM:SS[.f]Z", nesting deeper than MAX_DEPTH, or
  * columns past 2 GiB. One Security record's fields and XML ('fallback' 1, redone by the SQL path and
  * json_to_xml): EventData that is not an object of scalars (unnamed <Data>, attributes, <Binary>, a
- * key "Data"), UserData instead of EventData, \u \b \f escapes (control characters, which json_to_xml
- * writes as text), or a key that needs escaping. A field name twice keeps its first value, as DuckDB.
+ * key "Data"), a key that needs escaping, control characters (\u \b \f escapes, which json_to_xml writes
+ * as text) in a record that json_to_xml would render otherwise than flat (a key twice, a float), and the
+ * UserData shapes listed further down. A field name twice keeps its first value, as DuckDB.
  *
  * The input is JSON serde_json wrote, so it is well-formed, but its strings hold whatever the logged
  * program put there: every read is bounded by the string's end, never by its content.
@@ -186,8 +187,21 @@ static void put_utf8(Buf *b, unsigned long cp) {
            u[2] = (char)(0x80 | ((cp >> 6) & 0x3F)); u[3] = (char)(0x80 | (cp & 0x3F)); buf_put(b, u, 4); }
 }
 
-/* The decoded text of raw JSON string content [s, e); with xml, & < > escaped as XML text. */
+/* The decoded text of raw JSON string content [s, e); with xml, & < > escaped as XML text, and with
+ * XML_AS_TEXT also the characters XML 1.0 forbids written as \uXXXX text, as json_to_xml's _scalar does. */
 static const uint8_t SPECIAL[256] = {['\\'] = 1, ['&'] = 2, ['<'] = 2, ['>'] = 2};
+enum { PLAIN = 0, XML = 1, XML_AS_TEXT = 2 };
+
+static int xml_forbidden(unsigned long cp) {
+    return (cp < 0x20 && cp != '\t' && cp != '\n' && cp != '\r') || cp == 0xFFFE || cp == 0xFFFF;
+}
+static void put_code_point(Buf *b, unsigned long cp, int xml) {
+    if (xml == XML_AS_TEXT && xml_forbidden(cp)) {
+        char u[7];
+        snprintf(u, sizeof u, "\\u%04lx", cp);
+        buf_put(b, u, 6);
+    } else put_utf8(b, cp);
+}
 
 static void put_unescaped(Buf *b, const char *s, const char *e, int xml) {
     const char *run = s;
@@ -211,8 +225,8 @@ static void put_unescaped(Buf *b, const char *s, const char *e, int xml) {
             case 'n': buf_putc(b, '\n'); break;
             case 'r': buf_putc(b, '\r'); break;
             case 't': buf_putc(b, '\t'); break;
-            case 'b': buf_putc(b, '\b'); break;
-            case 'f': buf_putc(b, '\f'); break;
+            case 'b': put_code_point(b, '\b', xml); break;
+            case 'f': put_code_point(b, '\f', xml); break;
             case 'u': {
                 long cp = p + 4 <= e ? hex4(p) : -1;
                 if (cp < 0) { cp = 0xFFFD; }
@@ -224,7 +238,7 @@ static void put_unescaped(Buf *b, const char *s, const char *e, int xml) {
                         else cp = 0xFFFD;
                     } else if (cp >= 0xD800 && cp < 0xE000) cp = 0xFFFD;   /* a lone surrogate is not UTF-8 */
                 }
-                put_utf8(b, (unsigned long)cp);
+                put_code_point(b, (unsigned long)cp, xml);
                 break;
             }
             default: buf_putc(b, k);   /* \" \\ \/ */
@@ -464,10 +478,12 @@ static void put_field(Batch *b, Py_ssize_t row, const FieldTable *ft, const char
 
 /* Security fields and XML of the EventData object at c->p, which it consumes. 0: declined (the SQL path
  * does it; the object is still read to its end). */
+static int json_to_xml_renders_as_flat(const char *s, const char *e);
+
 static int security_fields(Batch *b, Py_ssize_t row, const FieldTable *ft, Cur *c) {
     Buf *xml = &b->str[S_XML].data;
-    const char *ks, *ke;
-    int started = 0, ok = 1;
+    const char *ks, *ke, *object = (peek(c), c->p);
+    int started = 0, ok = 1, controls = 0;
     buf_put(xml, "<EventData xmlns=\"" EVENT_NS "\">", sizeof("<EventData xmlns=\"" EVENT_NS "\">") - 1);
     while (next_member(c, &started, &ks, &ke)) {
         Val v;
@@ -475,22 +491,27 @@ static int security_fields(Batch *b, Py_ssize_t row, const FieldTable *ft, Cur *
         if (c->bad) return 0;
         if (!ok) continue;
         /* "Data" is how the parser writes an unnamed <Data>; json_to_xml renders those */
-        if (v.kind == V_NESTED || (v.esc & ESC_CONTROL) || key_is(ks, ke, "Binary") || key_is(ks, ke, "Data")) {
+        if (v.kind == V_NESTED || key_is(ks, ke, "Binary") || key_is(ks, ke, "Data")) {
             ok = 0;
             continue;
         }
+        controls |= v.esc & ESC_CONTROL;
         for (const char *k = ks; k < ke && ok; k++)
             if (*k == '\\' || *k == '&' || *k == '<' || *k == '>' || *k == '"' || (unsigned char)*k < 0x20) ok = 0;
         if (!ok) continue;
         buf_put(xml, "<Data Name=\"", 12);
         buf_put(xml, ks, (size_t)(ke - ks));
         buf_put(xml, "\">", 2);
-        if (v.kind == V_STRING) put_unescaped(xml, v.s, v.e, 1);
+        if (v.kind == V_STRING) put_unescaped(xml, v.s, v.e, v.esc & ESC_CONTROL ? XML_AS_TEXT : XML);
         else if (v.kind == V_OTHER) buf_put(xml, v.s, (size_t)(v.e - v.s));
         buf_put(xml, "</Data>", 7);
         put_field(b, row, ft, ks, ke, &v);
     }
     if (c->bad) return 0;
+    /* The SQL path renders a record with control characters (4661's and 4739's odd values) with json_to_xml:
+     * the same markup as here, control characters as \uXXXX text, unless the record has a shape it renders
+     * otherwise. */
+    if (ok && controls) ok = json_to_xml_renders_as_flat(object, c->p);
     if (ok) buf_put(xml, "</EventData>", 12);
     return ok;
 }
@@ -500,8 +521,8 @@ static int security_fields(Batch *b, Py_ssize_t row, const FieldTable *ft, Cur *
  * json_to_xml. This does the same for the shapes where the result cannot differ, and declines the rest
  * (the record is then redone there): repeated elements ("#text" lists), "#attributes" that are not the
  * first member or hold escapes, a key twice (a Python dict keeps the last value), escaped keys, floats,
- * lists where an element's text belongs, control characters and U+FFFE/U+FFFF (json_to_xml writes those
- * as \uXXXX text), an element named EventData. */
+ * lists where an element's text belongs, U+FFFE/U+FFFF written as such, an element named EventData.
+ * Control characters are written as json_to_xml writes them: \uXXXX text. */
 
 /* true, false or an integer that Python prints as JSON wrote it (no fraction or exponent, no -0, 64 bits) */
 static int plain_literal(const Val *v) {
@@ -515,14 +536,18 @@ static int plain_literal(const Val *v) {
 }
 
 /* _scalar() then escape() (quoteattr() for an attribute) of a JSON scalar; 0: declined. */
+static int raw_noncharacter(const Val *v) {     /* U+FFFE or U+FFFF as UTF-8 in a string */
+    for (const char *p = v->s; p + 2 < v->e; p++)
+        if ((unsigned char)p[0] == 0xEF && (unsigned char)p[1] == 0xBF && ((unsigned char)p[2] & 0xFE) == 0xBE)
+            return 1;
+    return 0;
+}
+
 static int put_xml_scalar(Buf *b, const Val *v, int attr) {
     if (v->kind == V_NULL) return 1;
     if (v->kind == V_STRING) {
-        if ((v->esc & ESC_CONTROL) || (attr && v->esc)) return 0;
-        for (const char *p = v->s; p + 2 < v->e; p++)
-            if ((unsigned char)p[0] == 0xEF && (unsigned char)p[1] == 0xBF && ((unsigned char)p[2] & 0xFE) == 0xBE)
-                return 0;
-        put_unescaped(b, v->s, v->e, 1);
+        if ((attr && v->esc) || raw_noncharacter(v)) return 0;
+        put_unescaped(b, v->s, v->e, XML_AS_TEXT);
         return 1;
     }
     if (!plain_literal(v)) return 0;
@@ -595,6 +620,23 @@ static int render_element(Buf *b, Cur *c, const char *tag, const char *tag_end, 
     }
     buf_put(b, "</", 2); buf_put(b, tag, tn); buf_putc(b, '>');
     return !c->bad;
+}
+
+/* Whether json_to_xml("EventData", ...) of the object [s, e) writes <Data Name="key">value</Data> for each
+ * member in order, as the flat rendering does: not when a key is there twice (a Python dict keeps one),
+ * is "#text" or "#attributes", or a value is a float or a U+FFFE/U+FFFF that _scalar rewrites. */
+static int json_to_xml_renders_as_flat(const char *s, const char *e) {
+    Cur c = {s, e, 0};
+    Keys keys = {.n = 0};
+    const char *ks, *ke;
+    int started = 0, ok = 1;
+    while (next_unique_member(&c, &started, &keys, &ks, &ke, &ok) && ok) {
+        Val v;
+        read_value(&c, &v, 3);
+        if (c.bad || (ke > ks && *ks == '#') || (v.kind == V_OTHER && !plain_literal(&v))) return 0;
+        if (v.kind == V_STRING && raw_noncharacter(&v)) return 0;
+    }
+    return ok && !c.bad;
 }
 
 /* Fields and XML of the UserData object [s, e); 0: declined. */
