@@ -186,3 +186,16 @@ def test_a_source_hashed_beside_its_conversion_gets_the_ids_of_one_hashed_first(
     assert fresh_files and all(other_bytes == fresh_files[name]
                                for name, other_bytes in parquet_bytes(other).items() if name in fresh_files)
     assert set(fresh_files) <= set(parquet_bytes(other))
+
+
+def test_the_convert_command_keeps_pandas_out_and_writes_what_the_library_writes(tmp_path):
+    # pyarrow would import pandas (0.4 s of CPU) for nothing; the bytes must not depend on it.
+    zips = [dns_zip(tmp_path, f"WS{i:02d}", 500) for i in range(3)]
+    code = ("import sys; from triageparse import cli; sys.argv = ['triageparse', 'convert', *sys.argv[1:]]; "
+            "rc = cli.main(); print(rc, sys.modules.get('pandas') is not None)")
+    done = subprocess.run([sys.executable, "-c", code, *map(str, zips), "-o", str(tmp_path / "cmd"), "-q"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.stdout.split()[-2:] == ["0", "False"], done.stderr[-2000:]
+    import pandas  # noqa: F401  this process has it, as a library caller would
+    triageparse.convert(zips, tmp_path / "lib")
+    assert parquet_bytes(tmp_path / "cmd") == parquet_bytes(tmp_path / "lib")

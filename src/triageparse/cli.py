@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 from . import __version__, contracts
+from .arrays import keep_pandas_out
 
 
 def _cmd_convert(args) -> int:
@@ -184,6 +185,10 @@ def main(argv: list[str] | None = None) -> int:
     if hasattr(signal, "SIGPIPE") and threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)   # `schema --kql | head` ends quietly, as Unix tools do
     args = build_parser().parse_args(argv)
+    if argv is None and args.func is _cmd_convert:
+        # The command's own process (not a caller of main()) that only converts: pandas, which pyarrow
+        # would import for nothing, is kept out (0.4 s of CPU, and an EVTX worker's fork waited for it).
+        keep_pandas_out()
     _use_jemalloc()
     # What is imported by now lives as long as the command: out of the cyclic collector's full passes
     # (~1 % of a conversion's CPU) and not copied into forked workers' memory when they touch it.

@@ -1,6 +1,7 @@
 """Artifact parsers, one module per artifact family; importing them registers them."""
 from __future__ import annotations
 
+import contextlib
 import importlib
 import pkgutil
 import threading
@@ -23,7 +24,10 @@ def load_all() -> None:
 
 def _load_all_and_pandas() -> None:
     load_all()
-    import pandas  # noqa: F401  pyarrow imports it (~0.25 s) on its first pa.array of a Python list anyway
+    # pyarrow imports pandas (~0.25 s) on its first pa.array of a Python list anyway, unless the process
+    # keeps it out (arrays.keep_pandas_out)
+    with contextlib.suppress(ImportError):
+        import pandas  # noqa: F401
 
 
 def load_all_in_background() -> threading.Thread:

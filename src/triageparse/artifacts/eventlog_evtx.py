@@ -39,7 +39,6 @@ import os
 import pickle
 import re
 import signal
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -52,7 +51,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..arrays import contiguous
+from ..arrays import contiguous, keep_pandas_out
 from .. import contracts
 from ..collection import Member
 from .base import Artifact, FileContext
@@ -706,17 +705,6 @@ def _keep_freed_memory() -> None:
         pass
 
 
-class _NoPandas:
-    """pyarrow imports pandas (~0.4 s of CPU) on its first array of Python objects when it can; a worker only
-    hands Arrow tables on, so where the parent has not imported pandas, the worker does not either."""
-
-    @staticmethod
-    def find_spec(name: str, path=None, target=None):
-        if name.partition(".")[0] == "pandas":
-            raise ModuleNotFoundError("pandas is not imported in an EVTX worker process", name=name)
-        return None
-
-
 def _fork_worker(path: Path, part: tuple[int, int | None], spool: Path) -> tuple[int, Path]:
     """Convert one chunk range in a forked process, frame by frame into ``spool``."""
     spool.touch()
@@ -732,8 +720,7 @@ def _fork_worker(path: Path, part: tuple[int, int | None], spool: Path) -> tuple
         # The parser makes a dict a record: every 700 of them the cyclic GC runs, and its full passes walked
         # every object the parent had imported. Those are here for good: out of the collector's way.
         gc.freeze()
-        if "pandas" not in sys.modules:
-            sys.meta_path.insert(0, _NoPandas)
+        keep_pandas_out()      # a worker hands Arrow tables on
         hosts: dict[str, int] = {}
         with pa.OSFile(str(spool), "ab") as out:     # unbuffered: every write reaches the parent at once
             ctx = _SpooledContext(out)
