@@ -531,7 +531,14 @@ def test_a_failed_worker_process_costs_time_not_records(corpus, tmp_path, monkey
             os._exit(3)         # as the kernel's OOM killer would end it: no clean-up
         return emit(self, table, rows)
     monkeypatch.setattr(eventlog_evtx._SpooledContext, "emit", crash_after_two_batches)
+    assert len(eventlog_evtx.chunk_ranges(path)) > 2        # the failed worker's later ranges too are redone
+    forked = []
+    fork = eventlog_evtx._fork_worker
+    monkeypatch.setattr(eventlog_evtx, "_fork_worker", lambda *a: forked.append(fork(*a)) or forked[-1])
     triageparse.convert([path], tmp_path / "split")
+    for worker in forked:                                     # every worker reaped, the failed one included
+        with pytest.raises(ChildProcessError):
+            os.waitpid(worker.pid, os.WNOHANG)
     files = [_table(tmp_path / run, "CollectedFile").to_pylist()[0] for run in ("serial", "split")]
     assert [(f["RowsWritten"], f["RowsRejected"], f["Status"]) for f in files] == [(270, 2, "lossy")] * 2
     assert "worker process failed" in files[1]["Detail"]
@@ -547,7 +554,7 @@ def test_worker_tables_come_back_from_the_spool_whole_and_with_aligned_buffers(t
     import os
     import pyarrow as pa
     from triageparse.artifacts import eventlog_evtx
-    from triageparse.artifacts.eventlog_evtx import _SpooledContext, _frames
+    from triageparse.artifacts.eventlog_evtx import _frames, _SpooledContext, _Worker
     monkeypatch.setattr(eventlog_evtx, "MAP_MIN_BYTES", map_min_bytes)
     tables = [pa.table({"EventRecordId": pa.array(range(i, i + 7), pa.int64()),
                         "Computer": pa.array([f"host-{'x' * i}"] * 7)}) for i in range(1, 6)]
@@ -562,7 +569,7 @@ def test_worker_tables_come_back_from_the_spool_whole_and_with_aligned_buffers(t
     pid = os.fork()
     if pid == 0:
         os._exit(0)
-    back = [call[2] for frame in _frames(pid, spool) for call in frame if call[0] == "emit"]
+    back = [call[2] for frame in _frames(_Worker(pid), spool) for call in frame if call[0] == "emit"]
     assert [t.to_pylist() for t in back] == [t.to_pylist() for t in tables]
     for t in back:
         for column in t.columns:
