@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pyarrow.dataset as ds
+import pytest
 
 import triageparse
 
@@ -150,12 +151,13 @@ def test_free_text_columns_get_neither_dictionary_nor_statistics_and_the_rest_ke
                if small.schema.column(i).physical_type == "BYTE_ARRAY")
 
 
-def test_a_source_hashed_beside_its_conversion_gets_the_ids_of_one_hashed_first(tmp_path, monkeypatch):
-    """Into an OUT with nothing to skip, a file source is hashed on a thread while it is converted; the
-    tables must be the ones a run that hashed first writes (CollectionId and file names come from the hash)."""
-    import hashlib
+@pytest.mark.parametrize("kind", ["zip", "folder"])
+def test_a_source_hashed_beside_its_conversion_gets_the_ids_of_one_hashed_first(tmp_path, monkeypatch, kind):
+    """Into an OUT with nothing to skip, a source is hashed on a thread while it is converted; the tables must
+    be the ones a run that hashed first writes (CollectionId and file names come from the hash)."""
     import importlib
     import threading
+    import zipfile
 
     from triageparse import collection
     convert_module = importlib.import_module("triageparse.convert")     # the package's `convert` is the function
@@ -167,25 +169,34 @@ def test_a_source_hashed_beside_its_conversion_gets_the_ids_of_one_hashed_first(
         return real(path)
 
     monkeypatch.setattr(convert_module, "sha256_file", spy)
-    z = dns_zip(tmp_path, "WS01", 3000)
+    monkeypatch.setattr(collection, "sha256_file", spy)
+    source = dns_zip(tmp_path, "WS01", 3000)
+    if kind == "folder":
+        with zipfile.ZipFile(source) as z:              # PowerShell's backslash names, as folders
+            for info in z.infolist():
+                target = tmp_path / "folder" / info.filename.replace("\\", "/")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(z.read(info))
+        source = tmp_path / "folder" / "DFIR-WS01-2025-10-02"
+        (source / "notes.txt").write_text("a second file: the identity hashes both, in order\n")
     fresh = tmp_path / "fresh"
-    triageparse.convert([z], fresh)
-    assert threads == ["triageparse-sha256"]          # not on the converting thread, before the conversion
+    triageparse.convert([source], fresh)
+    assert threads and set(threads) == {"triageparse-sha256"}     # not on the converting thread
 
     other = tmp_path / "other"                        # OUT already holds a source: hashed first, to skip
     (tmp_path / "b").mkdir()
     triageparse.convert([dns_zip(tmp_path / "b", "WS02", 10)], other)
     threads.clear()
-    triageparse.convert([z], other)
-    assert threads == ["MainThread"]
-    digest = hashlib.sha256(z.read_bytes()).hexdigest()
-    for out in (fresh, other):
-        rows = ds.dataset(out / "Collection").to_table().to_pylist()
-        assert digest in {r["SourceSha256"] for r in rows}
+    triageparse.convert([source], other)
+    assert threads and set(threads) == {"MainThread"}
     fresh_files = parquet_bytes(fresh)
     assert fresh_files and all(other_bytes == fresh_files[name]
                                for name, other_bytes in parquet_bytes(other).items() if name in fresh_files)
     assert set(fresh_files) <= set(parquet_bytes(other))
+    if kind == "zip":
+        import hashlib
+        rows = ds.dataset(fresh / "Collection").to_table().to_pylist()
+        assert [r["SourceSha256"] for r in rows] == [hashlib.sha256(source.read_bytes()).hexdigest()]
 
 
 def test_the_convert_command_keeps_pandas_out_and_writes_what_the_library_writes(tmp_path):
@@ -199,3 +210,32 @@ def test_the_convert_command_keeps_pandas_out_and_writes_what_the_library_writes
     import pandas  # noqa: F401  this process has it, as a library caller would
     triageparse.convert(zips, tmp_path / "lib")
     assert parquet_bytes(tmp_path / "cmd") == parquet_bytes(tmp_path / "lib")
+
+
+def test_a_folder_file_unreadable_when_hashed_beside_is_left_out_of_the_identity_as_when_hashed_first(
+        tmp_path, monkeypatch):
+    import importlib
+
+    from triageparse import collection
+    convert_module = importlib.import_module("triageparse.convert")
+    folder = tmp_path / "DFIR-WS03-2025-10-02"
+    (folder / "CSV Results (SIEM Import Data)").mkdir(parents=True)
+    (folder / "notes.txt").write_text("read by the inventory, then gone bad\n")
+    real = collection.sha256_file
+
+    def failing(path):
+        if path.name == "notes.txt":
+            raise OSError(5, "Input/output error")
+        return real(path)
+
+    monkeypatch.setattr(collection, "sha256_file", failing)
+    monkeypatch.setattr(convert_module, "sha256_file", failing)
+    beside = triageparse.convert([folder], tmp_path / "beside")          # nothing to skip: hashed beside
+    (tmp_path / "b").mkdir()
+    triageparse.convert([dns_zip(tmp_path / "b", "WS02", 10)], tmp_path / "first")
+    first = triageparse.convert([folder], tmp_path / "first")             # hashed first
+    assert beside.collections[0].collection_id == first.collections[0].collection_id
+    files = {f["SourceFile"]: f for f in ds.dataset(tmp_path / "beside" / "CollectedFile").to_table().to_pylist()}
+    assert files["notes.txt"]["Status"] == "refused" and files["notes.txt"]["Sha256"] is None
+    issues = ds.dataset(tmp_path / "beside" / "ParseIssue").to_table().to_pylist()
+    assert any(i["SourceFile"] == "notes.txt" and "Input/output error" in i["Reason"] for i in issues)

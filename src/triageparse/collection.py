@@ -18,6 +18,7 @@ import shutil
 import stat
 import struct
 import tempfile
+import threading
 import zipfile
 import zlib
 from concurrent.futures import Future
@@ -175,7 +176,7 @@ class Member:
     def ensure_hash(self) -> None:
         """Hash the whole member if no parser read it to the end."""
         if self.sha256 is None and self.pending_sha256 is not None:
-            self.sha256 = self.pending_sha256.result()
+            self.sha256 = self.pending_sha256.result()      # raises what hashing it raised
         if self.sha256 is None and not self.refused and self.size == 0:
             self._finish_hash(hashlib.sha256(), 0)   # thousands of empty members cost no archive reads
         if self.sha256 is None and not self.refused:
@@ -456,11 +457,27 @@ def _recover_truncated_zip(path: Path, budget: Budget, problems: list) -> Iterat
                 offset += nxt if nxt >= 0 else 16
 
 
+def hashed_beside(work: Callable[[], str]) -> Future[str]:
+    """``work`` (hashing) on a thread beside the conversion; its result where it is first needed."""
+    future: Future[str] = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(work())
+        except BaseException as exc:     # an unreadable file fails the conversion where the hash is used
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name="triageparse-sha256", daemon=True).start()
+    return future
+
+
 def open_source(path: Path, limits: Limits, exclude: frozenset[str] = frozenset(),
-                digest: str | Future[str] | None = None) -> tuple[list[Member], str | Future[str], list, list]:
+                digest: str | Future[str] | None = None,
+                beside: bool = False) -> tuple[list[Member], str | Future[str], list, list]:
     """All members of a source, its identity hash, source-level problems and open spools.
 
     ``digest``: the source file's sha256 when known, or a Future of it (hashed beside the conversion).
+    ``beside``: a folder's files are hashed on a thread while they are converted (nothing in OUT to skip).
     """
     budget = Budget(limits)
     problems: list[tuple[str, str]] = []
@@ -468,6 +485,7 @@ def open_source(path: Path, limits: Limits, exclude: frozenset[str] = frozenset(
     if path.is_dir():
         members = []
         ident = hashlib.sha256()
+        pending: list[tuple[str, Path, Future[str]]] = []     # hashed beside, in this order
         for dirpath, dirnames, filenames in os.walk(path, followlinks=False):
             if Path(dirpath) == path:
                 dirnames[:] = [d for d in dirnames if d not in exclude]
@@ -485,15 +503,21 @@ def open_source(path: Path, limits: Limits, exclude: frozenset[str] = frozenset(
                 if not fp.is_file():
                     problems.append((rel, "not a regular file (pipe, socket or device); not read"))
                     continue
+                future: Future[str] | None = None
                 try:
                     size = fp.stat().st_size
-                    digest = sha256_file(fp)
+                    if beside:
+                        open(fp, "rb").close()          # unreadable: a problem now, as when it is hashed here
+                        digest, future = None, Future()
+                        pending.append((rel, fp, future))
+                    else:
+                        digest = sha256_file(fp)
+                        ident.update(f"{rel}\0{digest}\n".encode())
                 except OSError as exc:
                     problems.append((rel, f"cannot be read ({exc}); check the permissions of the evidence copy"))
                     continue
-                ident.update(f"{rel}\0{digest}\n".encode())
                 m = Member(rel, size, (lambda fp=fp: open(fp, "rb")), budget, sha256=digest, read_size=size,
-                           disk_path=fp)
+                           disk_path=fp, pending_sha256=future)
                 members.append(m)
                 if fn.lower().endswith(".zip"):
                     try:
@@ -506,8 +530,8 @@ def open_source(path: Path, limits: Limits, exclude: frozenset[str] = frozenset(
                 if len(members) > limits.max_members:
                     problems.append((rel, f"folder has more than {limits.max_members:,} files; the rest is refused"))
                     del members[limits.max_members:]
-                    return members, ident.hexdigest(), problems, spools
-        return members, ident.hexdigest(), problems, spools
+                    return members, _folder_identity(ident, pending), problems, spools
+        return members, _folder_identity(ident, pending), problems, spools
     digest = digest or sha256_file(path)
     pending = digest if isinstance(digest, Future) else None
     if zipfile.is_zipfile(path) or path.suffix.lower() == ".zip":
@@ -521,6 +545,25 @@ def open_source(path: Path, limits: Limits, exclude: frozenset[str] = frozenset(
     size = path.stat().st_size
     return [Member(path.name, size, (lambda: open(path, "rb")), budget, sha256=None if pending else digest,
                    read_size=size, disk_path=path, pending_sha256=pending)], digest, problems, spools
+
+
+def _folder_identity(ident, pending: list[tuple[str, Path, Future[str]]]) -> str | Future[str]:
+    """A folder's identity: a hash over its files' paths and hashes, in walk order. A file that cannot be read
+    when it is hashed beside the conversion is left out of it, as it is when hashed before."""
+    if not pending:
+        return ident.hexdigest()
+
+    def work() -> str:
+        for rel, fp, future in pending:
+            try:
+                digest = sha256_file(fp)
+            except OSError as exc:
+                future.set_exception(exc)
+                continue
+            future.set_result(digest)
+            ident.update(f"{rel}\0{digest}\n".encode())
+        return ident.hexdigest()
+    return hashed_beside(work)
 
 
 def split_collections(source: Path, members: list[Member], digest: str | Future[str], problems: list) -> list[Collection]:

@@ -20,8 +20,8 @@ from . import __version__
 from .artifacts import load_all, load_all_in_background
 from .artifacts.base import Artifact, FileContext, Issue, choose
 from .artifacts.eventlog_common import security_event_table
-from .collection import (Collection, Limits, LimitExceeded, Member, Source, expand_inputs, open_source, sha256_file,
-                         split_collections)
+from .collection import (Collection, Limits, LimitExceeded, Member, Source, expand_inputs, hashed_beside, open_source,
+                         sha256_file, split_collections)
 from .family import detect_family
 from .formats.dates import NO_DATE_VALUES, LocalTime, infer_culture, parse_timezone, pattern_for
 from .sink import CollectionSink, prepare_output
@@ -244,8 +244,8 @@ def _convert_source(source: Source, *, out: Path, culture, timezone, limits: Lim
         else:
             # Nothing in OUT to skip: the file is hashed on a thread while it is converted (a gigabyte log
             # took 1.5 s to hash before its conversion began); rows wait for the id at their first row group.
-            digest = _hash_beside(source.path)
-    members, digest, problems, spools = open_source(source.path, limits, source.exclude, digest)
+            digest = hashed_beside(lambda: sha256_file(source.path))
+    members, digest, problems, spools = open_source(source.path, limits, source.exclude, digest, beside=not done)
     try:
         if digest in done:
             return [CollectionSummary.skipped_source(source.path.name, digest)]
@@ -260,19 +260,6 @@ def _convert_source(source: Source, *, out: Path, culture, timezone, limits: Lim
                 s.close()
             except Exception:
                 pass
-
-
-def _hash_beside(path: Path) -> Future[str]:
-    future: Future[str] = Future()
-
-    def run() -> None:
-        try:
-            future.set_result(sha256_file(path))
-        except BaseException as exc:     # an unreadable file fails the conversion where the hash is used
-            future.set_exception(exc)
-
-    threading.Thread(target=run, name="triageparse-sha256", daemon=True).start()
-    return future
 
 
 def source_size(source: Source) -> int:
