@@ -239,3 +239,30 @@ def test_a_folder_file_unreadable_when_hashed_beside_is_left_out_of_the_identity
     assert files["notes.txt"]["Status"] == "refused" and files["notes.txt"]["Sha256"] is None
     issues = ds.dataset(tmp_path / "beside" / "ParseIssue").to_table().to_pylist()
     assert any(i["SourceFile"] == "notes.txt" and "Input/output error" in i["Reason"] for i in issues)
+
+
+def test_hashing_a_folder_beside_that_stops_early_leaves_nothing_waiting(tmp_path):
+    """Anything but an OSError stops the folder's hashing thread: the files it did not reach must not leave
+    the conversion waiting for their hashes for ever (it ends, with the error, instead of hanging)."""
+    folder = tmp_path / "DFIR-WS04-2025-10-02"
+    folder.mkdir()
+    for name in ("a.txt", "b.txt"):
+        (folder / name).write_text(name)
+    code = """
+import sys
+from triageparse import collection
+import triageparse
+real = collection.sha256_file
+def failing(path):
+    if path.name == "a.txt":
+        raise MemoryError("no buffer")
+    return real(path)
+collection.sha256_file = failing
+try:
+    triageparse.convert([sys.argv[1]], sys.argv[2])
+except MemoryError as exc:
+    print("ended with", type(exc).__name__)
+"""
+    done = subprocess.run([sys.executable, "-c", code, str(folder), str(tmp_path / "out")], capture_output=True,
+                          text=True, timeout=60)
+    assert "ended with MemoryError" in done.stdout, done.stderr[-2000:]

@@ -189,10 +189,10 @@ def main(argv: list[str] | None = None) -> int:
         # The command's own process (not a caller of main()) that only converts: pandas, which pyarrow
         # would import for nothing, is kept out (0.4 s of CPU, and an EVTX worker's fork waited for it).
         keep_pandas_out()
+        # What is imported by now lives as long as the command: out of the cyclic collector's full passes
+        # (~1 % of a conversion's CPU) and not copied into forked workers' memory when they touch it.
+        gc.freeze()
     _use_jemalloc()
-    # What is imported by now lives as long as the command: out of the cyclic collector's full passes
-    # (~1 % of a conversion's CPU) and not copied into forked workers' memory when they touch it.
-    gc.freeze()
     return args.func(args)
 
 

@@ -554,15 +554,20 @@ def _folder_identity(ident, pending: list[tuple[str, Path, Future[str]]]) -> str
         return ident.hexdigest()
 
     def work() -> str:
-        for rel, fp, future in pending:
-            try:
-                digest = sha256_file(fp)
-            except OSError as exc:
-                future.set_exception(exc)
-                continue
-            future.set_result(digest)
-            ident.update(f"{rel}\0{digest}\n".encode())
-        return ident.hexdigest()
+        try:
+            for rel, fp, future in pending:
+                try:
+                    digest = sha256_file(fp)
+                except OSError as exc:
+                    future.set_exception(exc)
+                    continue
+                future.set_result(digest)
+                ident.update(f"{rel}\0{digest}\n".encode())
+            return ident.hexdigest()
+        finally:        # stopped by anything else: no member may wait for ever on its hash
+            for _, _, future in pending:
+                if not future.done():
+                    future.set_exception(RuntimeError("hashing the folder's files stopped before this one"))
     return hashed_beside(work)
 
 

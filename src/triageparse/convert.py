@@ -243,7 +243,8 @@ def _convert_source(source: Source, *, out: Path, culture, timezone, limits: Lim
                 return [CollectionSummary.skipped_source(source.path.name, digest)]
         else:
             # Nothing in OUT to skip: the file is hashed on a thread while it is converted (a gigabyte log
-            # took 1.5 s to hash before its conversion began); rows wait for the id at their first row group.
+            # took 1.5 s to hash before its conversion began); rows wait for the id (CollectionId) at their
+            # first emit, while an EVTX file's workers go on.
             digest = hashed_beside(lambda: sha256_file(source.path))
     members, digest, problems, spools = open_source(source.path, limits, source.exclude, digest, beside=not done)
     try:

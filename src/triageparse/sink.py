@@ -85,7 +85,7 @@ USE_WRITER_THREAD = True
 class CollectionSink:
     def __init__(self, out: Path, collection_id: str | Callable[[], str]):
         self.out = out
-        # A callable when the id waits for the source's hash: it is first needed at the first row group.
+        # A callable when the id waits for the source's hash (it is first needed by the first row written).
         self._collection_id = collection_id
         self.writers: dict[str, pq.ParquetWriter] = {}
         self.buffers: dict[str, list[pa.Table]] = {}

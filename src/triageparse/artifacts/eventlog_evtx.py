@@ -254,10 +254,11 @@ class EvtxLog(Artifact):
             with tempfile.TemporaryDirectory(prefix="triageparse-evtx-", ignore_cleanup_errors=True) as tmp:
                 spools = [Path(tmp) / f"part{i}" for i in range(len(parts))]
                 n = min(PROCESSES, len(parts))
-                workers = [_fork_worker(path, [(parts[i], spools[i]) for i in range(w, len(parts), n)])
-                           for w in range(n)]
+                workers: list[_Worker] = []
                 finished = False
                 try:
+                    for w in range(n):      # (a failed fork still ends the workers forked before it)
+                        workers.append(_fork_worker(path, [(parts[i], spools[i]) for i in range(w, len(parts), n)]))
                     for i, part in enumerate(parts):
                         handed = _replay(workers[i % n], spools[i], ctx, hosts)
                         if handed is not None:
