@@ -472,12 +472,12 @@ def hashed_beside(work: Callable[[], str]) -> Future[str]:
 
 
 def open_source(path: Path, limits: Limits, exclude: frozenset[str] = frozenset(),
-                digest: str | Future[str] | None = None,
+                digest: str | None = None,
                 beside: bool = False) -> tuple[list[Member], str | Future[str], list, list]:
     """All members of a source, its identity hash, source-level problems and open spools.
 
-    ``digest``: the source file's sha256 when known, or a Future of it (hashed beside the conversion).
-    ``beside``: a folder's files are hashed on a thread while they are converted (nothing in OUT to skip).
+    ``digest``: the source file's sha256 when known. ``beside``: the source (a file, or a folder's files)
+    is hashed on a thread while it is converted, and the identity is a Future (nothing in OUT to skip).
     """
     budget = Budget(limits)
     problems: list[tuple[str, str]] = []
@@ -532,8 +532,9 @@ def open_source(path: Path, limits: Limits, exclude: frozenset[str] = frozenset(
                     del members[limits.max_members:]
                     return members, _folder_identity(ident, pending), problems, spools
         return members, _folder_identity(ident, pending), problems, spools
-    digest = digest or sha256_file(path)
-    pending = digest if isinstance(digest, Future) else None
+    pending = hashed_beside(lambda: sha256_file(path)) if digest is None and beside else None
+    if digest is None:
+        digest = pending if pending is not None else sha256_file(path)
     if zipfile.is_zipfile(path) or path.suffix.lower() == ".zip":
         try:
             zf = zipfile.ZipFile(path)

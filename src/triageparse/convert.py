@@ -10,7 +10,7 @@ import sys
 import threading
 import traceback
 import zipfile
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from functools import partial
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,8 +20,8 @@ from . import __version__
 from .artifacts import load_all, load_all_in_background
 from .artifacts.base import Artifact, FileContext, Issue, choose
 from .artifacts.eventlog_common import security_event_table
-from .collection import (Collection, Limits, LimitExceeded, Member, Source, expand_inputs, hashed_beside, open_source,
-                         sha256_file, split_collections)
+from .collection import (Collection, Limits, LimitExceeded, Member, Source, expand_inputs, open_source, sha256_file,
+                         split_collections)
 from .family import detect_family
 from .formats.dates import NO_DATE_VALUES, LocalTime, infer_culture, parse_timezone, pattern_for
 from .sink import CollectionSink, prepare_output
@@ -235,17 +235,14 @@ def watch(folder: str | Path, out: str | Path, *, interval: float = 5.0, stop: t
 
 def _convert_source(source: Source, *, out: Path, culture, timezone, limits: Limits, done: set[str],
                     on_progress=None, security_event_columns: str = "compact") -> list[CollectionSummary]:
-    digest: str | Future[str] | None = None
-    if source.path.is_file() and not source.exclude:
-        if done:
-            digest = sha256_file(source.path)
-            if digest in done:
-                return [CollectionSummary.skipped_source(source.path.name, digest)]
-        else:
-            # Nothing in OUT to skip: the file is hashed on a thread while it is converted (a gigabyte log
-            # took 1.5 s to hash before its conversion began); rows wait for the id (CollectionId) at their
-            # first emit, while an EVTX file's workers go on.
-            digest = hashed_beside(lambda: sha256_file(source.path))
+    digest = None
+    if source.path.is_file() and not source.exclude and done:
+        digest = sha256_file(source.path)
+        if digest in done:
+            return [CollectionSummary.skipped_source(source.path.name, digest)]
+    # Nothing in OUT to skip: the source is hashed on a thread while it is converted (a gigabyte log took
+    # 1.5 s to hash before its conversion began); rows wait for the id (CollectionId) at their first emit,
+    # while an EVTX file's workers go on.
     members, digest, problems, spools = open_source(source.path, limits, source.exclude, digest, beside=not done)
     try:
         if digest in done:
