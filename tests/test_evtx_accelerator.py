@@ -126,6 +126,19 @@ def test_shapes_the_accelerator_must_decline_or_get_right(monkeypatch, doc):
     _assert_paths_agree(_Batch([good, doc, good], [1, 2, 3]), monkeypatch, doc[:80])
 
 
+# The accelerator scans strings 16 bytes a step: the closing quote, an escape and & < > must be found at every
+# position of a step, and a & < > after the closing quote in the same step must not count.
+@pytest.mark.parametrize("offset", range(34))
+def test_strings_scanned_in_steps_convert_alike_on_both_paths(monkeypatch, offset):
+    values = [offset * "x" + s + tail * "y" for s in ['"', "\\", "&", "<>", '\\"&', 'a&b"c', "é&", "\\\\"]
+              for tail in (0, 1, 15, 16, 17)]
+    key = "Key&" if offset % 2 else "ObjectName"       # a key the Name attribute must escape: declined
+    docs = [_doc({"CommandLine": v, key: v, "K" + offset * "k": v}) for v in values]
+    docs += [_doc({"CommandLine": v}, channel="System") for v in values]
+    docs += [_doc({"SubjectUserName": "a"}, system_extra={"Computer": v}) for v in values]
+    _assert_paths_agree(_Batch(docs, list(range(1, len(docs) + 1))), monkeypatch, f"offset {offset}")
+
+
 # <UserData> of Security events (1100, 1102 …): the accelerator renders the shapes json_to_xml renders
 # without surprises and declines the rest; both must come out as the SQL path writes them.
 CLEARED = {"#attributes": {"xmlns": "http://manifests.microsoft.com/win/2004/08/windows/eventlog"},

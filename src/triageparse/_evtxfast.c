@@ -24,6 +24,9 @@
 #include <Python.h>
 #include <stdint.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>     /* part of x86-64: 16 bytes a step where strings are scanned */
+#endif
 
 #define MAX_DEPTH 64
 #define EVENT_NS "http://schemas.microsoft.com/win/2004/08/events/event"
@@ -68,8 +71,8 @@ static void *cache_zeroed(size_t want, size_t *cap) {
 /* ---- growable buffers and Arrow columns ----------------------------------------------------------- */
 typedef struct { char *data; size_t len, cap; int failed; } Buf;
 
-static void buf_reserve(Buf *b, size_t more) {
-    if (b->failed || b->len + more <= b->cap) return;
+static void buf_grow(Buf *b, size_t more) {
+    if (b->failed) return;
     if (!b->data) {
         size_t cap;
         b->data = cache_get(more > 4096 ? more : 4096, &cap);
@@ -83,9 +86,12 @@ static void buf_reserve(Buf *b, size_t more) {
     if (!d) { b->failed = 1; return; }
     b->data = d; b->cap = cap;
 }
-static void buf_put(Buf *b, const char *s, size_t n) {
-    buf_reserve(b, n);
-    if (b->failed) return;
+static inline void buf_reserve(Buf *b, size_t more) {
+    if (b->len + more > b->cap) buf_grow(b, more);
+}
+/* inline: most pieces are a few bytes of markup or one short value */
+static inline __attribute__((always_inline)) void buf_put(Buf *b, const char *s, size_t n) {
+    if (b->len + n > b->cap) { buf_grow(b, n); if (b->failed) return; }
     memcpy(b->data + b->len, s, n); b->len += n;
 }
 static void buf_putc(Buf *b, char c) { buf_put(b, &c, 1); }
@@ -136,25 +142,48 @@ static void ws(Cur *c) { while (c->p < c->end && (*c->p == ' ' || *c->p == '\n' 
 static int peek(Cur *c) { ws(c); return c->p < c->end ? (unsigned char)*c->p : -1; }
 static int eat(Cur *c, char ch) { if (peek(c) == ch) { c->p++; return 1; } c->bad = 1; return 0; }
 
-/* String escapes seen while scanning. */
-enum { ESC_ANY = 1, ESC_CONTROL = 2 };   /* ESC_CONTROL: \u, \b or \f */
+/* What scanning a string found in it: escapes, and the bytes XML text must escape. */
+enum { ESC_ANY = 1, ESC_CONTROL = 2 /* \u, \b or \f */, ESC_XML = 4 /* & < > */ };
 
-/* The string at c->p (after its opening quote has been checked): [*s, *e) is its raw content. */
+/* The first '"' or '\\' in [p, end), or end; *xml |= ESC_XML when one of & < > comes before it.
+ * 16 bytes a step (SSE2 is part of x86-64): strings are most of a record, and this is the one pass over
+ * their bytes that every value gets. */
+static const uint8_t SCAN_STOP[256] = {['"'] = 1, ['\\'] = 1, ['&'] = 2, ['<'] = 2, ['>'] = 2};
+static const char *string_stop(const char *p, const char *end, int *xml) {
+#if defined(__SSE2__)
+    const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), amp = _mm_set1_epi8('&'),
+                  lt = _mm_set1_epi8('<'), gt = _mm_set1_epi8('>');
+    for (; end - p >= 16; p += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)p);
+        unsigned stop = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)));
+        unsigned special = (unsigned)_mm_movemask_epi8(
+            _mm_or_si128(_mm_cmpeq_epi8(v, amp), _mm_or_si128(_mm_cmpeq_epi8(v, lt), _mm_cmpeq_epi8(v, gt))));
+        if (stop) {
+            unsigned at = (unsigned)__builtin_ctz(stop);
+            if (special & ((1u << at) - 1)) *xml |= ESC_XML;
+            return p + at;
+        }
+        if (special) *xml |= ESC_XML;
+    }
+#endif
+    for (; p < end; p++) {
+        uint8_t k = SCAN_STOP[(unsigned char)*p];
+        if (k == 1) return p;
+        if (k) *xml |= ESC_XML;
+    }
+    return end;
+}
+
+/* The string at c->p (after its opening quote has been checked): [*s, *e) is its raw content, *esc what
+ * it holds (ESC_*). */
 static int scan_string(Cur *c, const char **s, const char **e, int *esc) {
     if (!eat(c, '"')) return 0;
     *s = c->p; *esc = 0;
-    /* keys and short values: a plain loop beats two memchr calls */
-    for (const char *limit = c->end - c->p > 24 ? c->p + 24 : c->end; c->p < limit; c->p++) {
-        if (*c->p == '"') { *e = c->p; c->p++; return 1; }
-        if (*c->p == '\\') break;
-    }
     while (c->p < c->end) {
-        /* the next quote; a string without a backslash before it (the usual case) ends there */
-        const char *q = memchr(c->p, '"', (size_t)(c->end - c->p));
-        if (!q) break;
-        const char *bs = memchr(c->p, '\\', (size_t)(q - c->p));
-        if (!bs) { *e = q; c->p = q + 1; return 1; }
-        c->p = bs;
+        c->p = string_stop(c->p, c->end, esc);
+        if (c->p >= c->end) break;
+        if (*c->p == '"') { *e = c->p; c->p++; return 1; }
+        /* a backslash: the escape is passed over whole (an escaped quote does not end the string) */
         if (c->p + 1 >= c->end) break;
         char k = c->p[1];
         *esc |= ESC_ANY;
@@ -203,15 +232,28 @@ static void put_code_point(Buf *b, unsigned long cp, int xml) {
     } else put_utf8(b, cp);
 }
 
+/* The first byte in [p, e) that needs work: a backslash, and with xml one of & < >; or e. */
+static const char *next_special(const char *p, const char *e, int xml) {
+    const uint8_t stop = xml ? 3 : 1;
+#if defined(__SSE2__)
+    const __m128i backslash = _mm_set1_epi8('\\'), amp = _mm_set1_epi8(xml ? '&' : '\\'),
+                  lt = _mm_set1_epi8(xml ? '<' : '\\'), gt = _mm_set1_epi8(xml ? '>' : '\\');
+    for (; e - p >= 16; p += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)p);
+        unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, backslash), _mm_cmpeq_epi8(v, amp)),
+                                                              _mm_or_si128(_mm_cmpeq_epi8(v, lt), _mm_cmpeq_epi8(v, gt))));
+        if (m) return p + __builtin_ctz(m);
+    }
+#endif
+    while (p < e && !(SPECIAL[(unsigned char)*p] & stop)) p++;
+    return p;
+}
+
 static void put_unescaped(Buf *b, const char *s, const char *e, int xml) {
     const char *run = s;
-    const uint8_t stop = xml ? 3 : 1;      /* the bytes that need work: backslash, and & < > for XML */
-    const char *p0 = s;
-    while (p0 < e && !(SPECIAL[(unsigned char)*p0] & stop)) p0++;
-    if (p0 == e) { buf_put(b, s, (size_t)(e - s)); return; }
-    for (const char *p = p0; p < e; ) {
+    for (const char *p = next_special(s, e, xml); p < e; ) {
         char ch = *p;
-        if (!(SPECIAL[(unsigned char)ch] & stop)) { p++; continue; }
+        if (!(SPECIAL[(unsigned char)ch] & (xml ? 3 : 1))) { p = next_special(p, e, xml); continue; }
         const char *rep = NULL;
         if (xml && ch == '&') rep = "&amp;";
         else if (xml && ch == '<') rep = "&lt;";
@@ -288,14 +330,20 @@ static void read_value(Cur *c, Val *v, int depth) {
     else v->kind = V_OTHER;
 }
 
+/* A string value's text: as it stands when nothing in it needs work (the scan told), else decoded. */
+static void put_string(Buf *b, const Val *v, int xml) {
+    if ((v->esc & ESC_ANY) || (xml != PLAIN && (v->esc & ESC_XML))) put_unescaped(b, v->s, v->e, xml);
+    else buf_put(b, v->s, (size_t)(v->e - v->s));
+}
+
 static int key_is(const char *s, const char *e, const char *lit) {
     size_t n = strlen(lit);
     return (size_t)(e - s) == n && memcmp(s, lit, n) == 0;
 }
 
-/* Iterate the members of the object at c->p: call with *started = 0 first. Returns 0 at the end. */
-static int next_member(Cur *c, int *started, const char **ks, const char **ke) {
-    int esc;
+/* Iterate the members of the object at c->p: call with *started = 0 first. Returns 0 at the end;
+ * *kesc: what the key's scan found (ESC_*). */
+static int next_member_esc(Cur *c, int *started, const char **ks, const char **ke, int *kesc) {
     if (!*started) {
         *started = 1;
         if (!eat(c, '{')) return 0;
@@ -304,8 +352,12 @@ static int next_member(Cur *c, int *started, const char **ks, const char **ke) {
         if (peek(c) == ',') c->p++;
         else { eat(c, '}'); return 0; }
     }
-    if (!scan_string(c, ks, ke, &esc) || !eat(c, ':')) return 0;
+    if (!scan_string(c, ks, ke, kesc) || !eat(c, ':')) return 0;
     return 1;
+}
+static int next_member(Cur *c, int *started, const char **ks, const char **ke) {
+    int esc;
+    return next_member_esc(c, started, ks, ke, &esc);
 }
 
 /* The value at path a/b/... inside the object at c->p (consumes the whole object). */
@@ -353,7 +405,7 @@ static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {   /* H. Hinn
 }
 /* "YYYY-MM-DDTHH:MM:SS[.fraction][Z]" (what the parser writes) -> microseconds since 1970, UTC. */
 static int parse_time(const Val *v, int64_t *out) {
-    if (v->kind != V_STRING || v->esc) return 0;
+    if (v->kind != V_STRING || (v->esc & ESC_ANY)) return 0;
     const char *s = v->s, *e = v->e;
     if (e - s < 19 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != ' ') || s[13] != ':' || s[16] != ':')
         return 0;
@@ -397,14 +449,18 @@ static const char *INT_NAMES[N_INT] = {"TimeGenerated", "EventID", "EventLevel",
 typedef struct { const char *name; Py_ssize_t len; int index; } Field;
 typedef struct { Field *slots; size_t mask; } FieldTable;
 
-static uint64_t fnv(const char *s, size_t n) {
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++) { h ^= (unsigned char)s[i]; h *= 1099511628211ULL; }
-    return h;
+/* Field names differ in length or in their first or last eight bytes: hashing those is enough, and is
+ * one multiply instead of one a byte. */
+static uint64_t key_hash(const char *s, size_t n) {
+    uint64_t head = 0, tail = 0;
+    if (n >= 8) { memcpy(&head, s, 8); memcpy(&tail, s + n - 8, 8); }
+    else memcpy(&head, s, n);
+    uint64_t h = (head ^ (tail * 0x9E3779B97F4A7C15ULL) ^ n) * 0xFF51AFD7ED558CCDULL;
+    return h ^ (h >> 29);
 }
 static int field_lookup(const FieldTable *t, const char *s, const char *e) {
     size_t n = (size_t)(e - s);
-    for (size_t i = fnv(s, n) & t->mask;; i = (i + 1) & t->mask) {
+    for (size_t i = key_hash(s, n) & t->mask;; i = (i + 1) & t->mask) {
         const Field *f = &t->slots[i];
         if (!f->name) return -1;
         if ((size_t)f->len == n && memcmp(f->name, s, n) == 0) return f->index;
@@ -428,8 +484,8 @@ typedef struct {
 /* A System scalar as VARCHAR (DuckDB's from_json): string decoded, number / bool as written, null as null. */
 static int put_scalar(StrCol *col, const Val *v) {
     if (v->kind == V_NESTED) return 0;
-    if (v->kind == V_STRING && v->esc) put_unescaped(&col->data, v->s, v->e, 0);
-    else if (v->kind == V_STRING || v->kind == V_OTHER) buf_put(&col->data, v->s, (size_t)(v->e - v->s));
+    if (v->kind == V_STRING) put_string(&col->data, v, PLAIN);
+    else if (v->kind == V_OTHER) buf_put(&col->data, v->s, (size_t)(v->e - v->s));
     strcol_end(col, v->kind == V_STRING || v->kind == V_OTHER);
     return 1;
 }
@@ -447,7 +503,7 @@ static void put_json_text(StrCol *col, const Val *v) {
 
 static int is_security(const Val *ch) {
     static const char *lit = "security";
-    if (ch->kind != V_STRING || ch->esc || ch->e - ch->s != 8) return 0;
+    if (ch->kind != V_STRING || (ch->esc & ESC_ANY) || ch->e - ch->s != 8) return 0;
     for (int i = 0; i < 8; i++) {
         char x = ch->s[i];
         if (x >= 'A' && x <= 'Z') x = (char)(x - 'A' + 'a');
@@ -471,8 +527,8 @@ static void put_field(Batch *b, Py_ssize_t row, const FieldTable *ft, const char
     b->ntouched++;
     /* rows of this column before this one that were not written yet are nulls */
     strcol_nulls_until(col, row);
-    if (v->kind == V_STRING && v->esc) put_unescaped(&col->data, v->s, v->e, 0);
-    else buf_put(&col->data, v->s, (size_t)(v->e - v->s));     /* no escape: the text as it stands */
+    if (v->kind == V_STRING) put_string(&col->data, v, PLAIN);
+    else buf_put(&col->data, v->s, (size_t)(v->e - v->s));
     strcol_end(col, 1);
 }
 
@@ -485,7 +541,8 @@ static int security_fields(Batch *b, Py_ssize_t row, const FieldTable *ft, Cur *
     const char *ks, *ke, *object = (peek(c), c->p);
     int started = 0, ok = 1, controls = 0;
     buf_put(xml, "<EventData xmlns=\"" EVENT_NS "\">", sizeof("<EventData xmlns=\"" EVENT_NS "\">") - 1);
-    while (next_member(c, &started, &ks, &ke)) {
+    int kesc;
+    while (next_member_esc(c, &started, &ks, &ke, &kesc)) {
         Val v;
         read_value(c, &v, 2);
         if (c->bad) return 0;
@@ -496,13 +553,13 @@ static int security_fields(Batch *b, Py_ssize_t row, const FieldTable *ft, Cur *
             continue;
         }
         controls |= v.esc & ESC_CONTROL;
-        for (const char *k = ks; k < ke && ok; k++)
-            if (*k == '\\' || *k == '&' || *k == '<' || *k == '>' || *k == '"' || (unsigned char)*k < 0x20) ok = 0;
-        if (!ok) continue;
+        /* a key the Name attribute would have to escape: an escape (a quote, a control character: serde_json
+         * writes every one of them escaped) or & < > */
+        if (kesc & (ESC_ANY | ESC_XML)) { ok = 0; continue; }
         buf_put(xml, "<Data Name=\"", 12);
         buf_put(xml, ks, (size_t)(ke - ks));
         buf_put(xml, "\">", 2);
-        if (v.kind == V_STRING) put_unescaped(xml, v.s, v.e, v.esc & ESC_CONTROL ? XML_AS_TEXT : XML);
+        if (v.kind == V_STRING) put_string(xml, &v, v.esc & ESC_CONTROL ? XML_AS_TEXT : XML);
         else if (v.kind == V_OTHER) buf_put(xml, v.s, (size_t)(v.e - v.s));
         buf_put(xml, "</Data>", 7);
         put_field(b, row, ft, ks, ke, &v);
@@ -546,8 +603,8 @@ static int raw_noncharacter(const Val *v) {     /* U+FFFE or U+FFFF as UTF-8 in 
 static int put_xml_scalar(Buf *b, const Val *v, int attr) {
     if (v->kind == V_NULL) return 1;
     if (v->kind == V_STRING) {
-        if ((attr && v->esc) || raw_noncharacter(v)) return 0;
-        put_unescaped(b, v->s, v->e, XML_AS_TEXT);
+        if ((attr && (v->esc & ESC_ANY)) || raw_noncharacter(v)) return 0;
+        put_string(b, v, XML_AS_TEXT);
         return 1;
     }
     if (!plain_literal(v)) return 0;
@@ -861,7 +918,7 @@ static PyObject *convert(PyObject *self, PyObject *args) {
         Py_ssize_t len;
         const char *s = PyUnicode_Check(name) ? PyUnicode_AsUTF8AndSize(name, &len) : NULL;
         if (!s) { ok = 0; break; }
-        size_t i = fnv(s, (size_t)len) & ft.mask;
+        size_t i = key_hash(s, (size_t)len) & ft.mask;
         while (ft.slots[i].name) i = (i + 1) & ft.mask;
         ft.slots[i].name = s; ft.slots[i].len = len; ft.slots[i].index = (int)f;
     }
