@@ -11,6 +11,9 @@ $(STAMP): pyproject.toml setup.py src/triageparse/_evtxfast.c
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev,kql,registry,adx,notebook]'
+# An editable install leaves src/ without bytecode, and with PYTHONDONTWRITEBYTECODE set (as on this
+# machine) every command compiled the package again: ~0.15 s before an EVTX file's workers could start.
+	$(PY) -m compileall -q src
 	@if [ -f package.json ]; then npm ci --silent --no-audit --no-fund; fi
 	touch $(STAMP)
 
