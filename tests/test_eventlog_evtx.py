@@ -445,6 +445,28 @@ def test_a_log_cut_inside_its_file_header_is_one_issue_not_an_abort(corpus, tmp_
     assert any("file header" in i["Reason"] for i in issues) and summary.collections[0].errors == 1
 
 
+@pytest.mark.parametrize("processes", [2, 3, 8])
+@pytest.mark.parametrize("mib", [16, 40, 256, 1024, 10240])
+def test_chunk_ranges_cover_the_file_in_rounds_that_shrink_towards_its_end(tmp_path, monkeypatch, processes, mib):
+    from triageparse.artifacts import eventlog_evtx as E
+    monkeypatch.setattr(E, "PROCESSES", processes)
+    path = tmp_path / "big.evtx"
+    with open(path, "wb") as f:             # sparse: only the size matters here
+        f.truncate(E.HEADER_SIZE + (mib << 20) + 1000)       # and a part chunk at the end
+    ranges = E.chunk_ranges(path)
+    group = E.GROUP_CHUNKS
+    assert ranges[0][0] == 0 and ranges[-1][1] is None
+    assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))             # contiguous
+    assert all(first % group == 0 for first, _ in ranges)                     # a range starts at a group
+    sizes = [(end - first) // group for first, end in ranges[:-1]]
+    assert max(sizes) <= E.LARGEST_RANGE_GROUPS                               # a bounded spool backlog
+    assert sizes == sorted(sizes, reverse=True)                               # shrinking towards the end
+    rounds = [sizes[i:i + processes] for i in range(0, len(sizes), processes)]
+    assert all(len(set(r)) == 1 for r in rounds[:-1])                         # each worker alike per round
+    groups = -(-((mib << 20) // E.CHUNK_SIZE) // group)
+    assert sizes[-1] == 1 and len(ranges) >= min(2 * processes, groups)
+
+
 @pytest.mark.parametrize("name", [
     "EDGE_checksum_and_chunk_damage/omerbenamram-evtx__sample_with_a_bad_chunk_magic.evtx",   # 2 lost chunks
     "EDGE_checksum_and_chunk_damage/omerbenamram-evtx__sample-with-zero-data-size-event.evtx",  # 1 lost record
