@@ -230,16 +230,15 @@ AUDIT_SUCCESS = 0x0020000000000000
 AUDIT_FAILURE = 0x0010000000000000
 
 
-def _col(t: pa.Table, name: str, typ: pa.DataType = pa.string()) -> pa.Array:
-    if name in t.column_names:
+def _col(t: pa.Table, names: set[str], name: str, typ: pa.DataType = pa.string()) -> pa.Array:
+    if name in names:
         a = contiguous(t.column(name))
         return a if a.type == typ else pc.cast(a, typ, safe=False)
     return pa.nulls(t.num_rows, typ)
 
 
-def _int32(t: pa.Table, name: str) -> pa.Array:
-    a = _col(t, name)
-    digits = pc.if_else(pc.fill_null(pc.match_substring_regex(a, r"^\s*\d{1,9}\s*$"), False), a,
+def _int32(text: pa.Array) -> pa.Array:
+    digits = pc.if_else(pc.fill_null(pc.match_substring_regex(text, r"^\s*\d{1,9}\s*$"), False), text,
                         pa.scalar(None, pa.string()))
     return pc.cast(pc.utf8_trim_whitespace(digits), pa.int32())
 
@@ -251,41 +250,38 @@ def _account(domain: pa.Array, user: pa.Array) -> pa.Array:
     return pc.if_else(has_user, joined, pa.scalar(None, pa.string()))
 
 
-def _set(t: pa.Table, name: str, values: pa.Array, overwrite: bool = False) -> pa.Table:
-    if name in t.column_names:
-        if not overwrite:
-            return t
-        return t.set_column(t.column_names.index(name), name, values)
-    return t.append_column(name, values)
+def with_sentinel_columns(t: pa.Table, event_id: pa.Array | None = None) -> pa.Table:
+    """Add the columns Sentinel derives for SecurityEvent; ``t`` has EventID and the named fields as strings.
 
-
-def with_sentinel_columns(t: pa.Table) -> pa.Table:
-    """Add the columns Sentinel derives for SecurityEvent; ``t`` has EventID and the named fields as strings."""
-    event_id = _int32(t, "EventID")
+    ``event_id``: the EventID column as int32 when the caller has it so (the EVTX reader): not parsed
+    again from text. Columns ``t`` already has are kept.
+    """
+    names = set(t.column_names)      # (a table's column_names is a new list at every call: 170 names)
+    if event_id is None:
+        event_id = _int32(_col(t, names, "EventID"))
     lookups = _lookups()
     idx = pc.index_in(event_id, value_set=lookups["known_ids"])
     activity = pc.coalesce(pc.take(lookups["activities"], idx), pc.cast(event_id, pa.string()))
-    target = _account(_col(t, "TargetDomainName"), _col(t, "TargetUserName"))
-    subject = _account(_col(t, "SubjectDomainName"), _col(t, "SubjectUserName"))
+    target = _account(_col(t, names, "TargetDomainName"), _col(t, names, "TargetUserName"))
+    subject = _account(_col(t, names, "SubjectDomainName"), _col(t, names, "SubjectUserName"))
     account = pc.coalesce(target, subject)
     machine = pc.fill_null(pc.ends_with(account, "$"), False)
     account_type = pc.if_else(pc.is_null(account), pa.scalar(None, pa.string()),
                               pc.if_else(machine, "Machine", "User"))
-    logon_type = _int32(t, "LogonType")
+    logon_type = _int32(_col(t, names, "LogonType"))
     logon_name = pc.take(lookups["logon_names"], pc.index_in(logon_type, value_set=lookups["logon_ids"]))
     logon_name = pc.coalesce(logon_name, pc.cast(logon_type, pa.string()))
-    image = pc.coalesce(_col(t, "NewProcessName"), _col(t, "ProcessName"))
+    image = pc.coalesce(_col(t, names, "NewProcessName"), _col(t, names, "ProcessName"))
     process = pc.extract_regex(image, r"(?P<p>[^\\/]+)$").field("p")
     no_image = pc.or_(pc.is_null(image), pc.fill_null(pc.is_in(image, _lookups()["no_value"]), True))
     process = pc.if_else(no_image, pa.scalar(None, pa.string()), process)
-    t = _set(t, "Activity", activity)
-    t = _set(t, "Account", account)
-    t = _set(t, "AccountType", account_type)
-    t = _set(t, "SubjectAccount", subject)
-    t = _set(t, "TargetAccount", target)
-    t = _set(t, "LogonTypeName", logon_name)
-    t = _set(t, "Process", process)
-    return t
+    derived = {"Activity": activity, "Account": account, "AccountType": account_type, "SubjectAccount": subject,
+               "TargetAccount": target, "LogonTypeName": logon_name, "Process": process}
+    added = [name for name in derived if name not in names]
+    if not added:
+        return t
+    # one new table, not one per column: each append_column built the ~170-column schema again
+    return pa.Table.from_arrays(t.columns + [derived[name] for name in added], names=t.column_names + added)
 
 
 def audit_level(keywords: pa.Array, level: pa.Array) -> pa.Array:

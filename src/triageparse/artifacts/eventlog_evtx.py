@@ -449,8 +449,11 @@ class EvtxLog(Artifact):
             "EventOrigin": pa.array([ORIGIN_EVTX] * rows.num_rows, pa.string()),
         })
         t = pa.table({k: contiguous(v) for k, v in cols.items()})
-        t = with_sentinel_columns(t.set_column(t.column_names.index("EventID"), "EventID",
-                                               pc.cast(t.column("EventID"), pa.string())))
+        # as the text of an EventID would be read (one to nine digits); the column keeps the int
+        event_id = contiguous(rows.column("EventID"))
+        t = with_sentinel_columns(t, pc.if_else(pc.and_(pc.greater_equal(event_id, 0),
+                                                        pc.less_equal(event_id, 999_999_999)),
+                                                event_id, pa.scalar(None, pa.int32())))
         raw = rows.column("RawEventData")
         if raw.null_count < len(raw):
             t = t.append_column("RawEventData", raw)      # no SecurityEvent column: kept in AdditionalFields
