@@ -104,8 +104,10 @@ typedef struct { int64_t *values; uint8_t *valid; Py_ssize_t n; size_t values_ca
 
 static int strcol_init(StrCol *c, Py_ssize_t rows) {
     memset(c, 0, sizeof *c);
-    c->offsets = cache_zeroed((size_t)(rows + 1) * sizeof(int32_t), &c->offsets_cap);
+    /* every offset is written as its row is closed (strcol_end, strcol_nulls_until): only the first here */
+    c->offsets = cache_get((size_t)(rows + 1) * sizeof(int32_t), &c->offsets_cap);
     c->valid = cache_zeroed((size_t)rows / 8 + 1, &c->valid_cap);
+    if (c->offsets) c->offsets[0] = 0;
     return c->offsets && c->valid;
 }
 static void strcol_free(StrCol *c) {
@@ -521,6 +523,9 @@ static void put_field(Batch *b, Py_ssize_t row, const FieldTable *ft, const char
     b->seen[f] = row;
     if (!first || v->kind == V_NULL) return;
     StrCol *col = &b->fields[f];
+    /* made at its first value: most fields are in no record of a batch */
+    if (!col->offsets && !strcol_init(col, b->rows)) col->failed = 1;
+    if (col->failed) return;
     b->touched[b->ntouched].field = f;
     b->touched[b->ntouched].n = col->n;
     b->touched[b->ntouched].len = col->data.len;
@@ -912,7 +917,6 @@ static PyObject *convert(PyObject *self, PyObject *args) {
     ft.mask = slots - 1;
     ok &= b.fields && b.flags && b.security && seen && b.touched && ft.slots;
     for (Py_ssize_t f = 0; ok && f < nf; f++) {
-        ok &= strcol_init(&b.fields[f], rows);
         seen[f] = -1;
         PyObject *name = PyTuple_GET_ITEM(names, f);
         Py_ssize_t len;
@@ -935,7 +939,7 @@ static PyObject *convert(PyObject *self, PyObject *args) {
     }
     for (int i = 0; i < N_STR; i++) declined |= b.str[i].failed || b.str[i].data.failed;
     for (Py_ssize_t f = 0; f < nf; f++) {
-        if (!declined) strcol_nulls_until(&b.fields[f], b.srows);
+        if (!declined && b.fields[f].offsets) strcol_nulls_until(&b.fields[f], b.srows);
         declined |= b.fields[f].failed || b.fields[f].data.failed;
     }
     if (declined) { result = Py_None; Py_INCREF(result); goto done; }
