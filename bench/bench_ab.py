@@ -13,6 +13,7 @@ with this venv's setuptools (nothing is installed; the base runs from its own sr
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import shutil
 import subprocess
@@ -84,6 +85,8 @@ def main() -> None:
     base = base_tree(args.base)
     out = DATA / "ab-out"
     sides = [("base", base), ("tree", ROOT / "src")]
+    for _, src in sides:      # both with bytecode (as `make` installs): else a side pays compiling its modules
+        compileall.compile_dir(str(src), quiet=1)
     times: dict[str, list[float]] = {"floor": [], "base": [], "tree": []}
     peaks: dict[str, float] = {"base": 0.0, "tree": 0.0}
     for r in range(args.rounds):
