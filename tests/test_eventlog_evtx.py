@@ -597,3 +597,14 @@ def test_worker_tables_come_back_from_the_spool_whole_and_with_aligned_buffers(t
         for column in t.columns:
             for buf in column.chunk(0).buffers():
                 assert buf is None or buf.address % 8 == 0      # what Arrow IPC aligns its buffers to
+
+
+def test_xml_escapes_write_what_xml_sax_saxutils_writes():
+    # eventlog_evtx has its own escape/quoteattr (saxutils' import costs 19 ms of every command's start)
+    import random
+    from xml.sax import saxutils
+    from triageparse.artifacts.eventlog_evtx import escape, quoteattr
+    rnd = random.Random(7)
+    for _ in range(5000):
+        text = "".join(rnd.choice("ab&<>\"'\n\r\t\\ é") for _ in range(rnd.randrange(12)))
+        assert (escape(text), quoteattr(text)) == (saxutils.escape(text), saxutils.quoteattr(text)), text
