@@ -69,14 +69,16 @@ HEADER_SIZE = 4096             # file header, then independent 64 KiB chunks (ea
 CHUNK_SIZE = 65536
 PART_MIN_BYTES = 8 << 20       # a smaller file is converted in this process (32 MiB: 1.6 s alone, 0.7-1.3 s split)
 MAP_MIN_BYTES = 1 << 20        # worker tables this big are mapped from the spool, smaller ones read
-GROUP_CHUNKS = 128             # 8 MiB of log: batches never span two groups, ranges start at one (same bytes split or not)
+GROUP_CHUNKS = 256             # 16 MiB of log: batches never span two groups, ranges start at one (same bytes split
+                               # or not). A group caps a batch: 128 chunks held ~6,200 records of the bench logs
 PROCESSES = min(os.cpu_count() or 1, 8)   # worker processes for one big file; each holds ~350 MiB
-LARGEST_RANGE_GROUPS = 16      # 128 MiB: see chunk_ranges
+LARGEST_RANGE_GROUPS = 8       # 128 MiB: see chunk_ranges
 _CHUNK_NUMBER = re.compile(r"chunk number (\d+)")
-BATCH_RECORDS = 16384          # records per batch. Each batch pays fixed costs per column (~170 SecurityEvent columns
-                               # built, derived, spooled, coerced): against 8192, 0.967x the time on the 256 MiB bench
-                               # log and 0.977x on the 1 GiB one (median of 8 and 6 alternating rounds), the largest
-                               # process's peak RSS unchanged (243 vs 248 MiB); 4096 cost +25 % CPU
+BATCH_RECORDS = 16384          # records per batch (a group of 256 chunks holds ~12,400 of the bench logs). Each batch
+                               # pays fixed costs per column (~170 SecurityEvent columns built, derived, spooled,
+                               # coerced): batches of ~12k instead of ~6k took 0.86x the time on the 256 MiB bench log
+                               # and 0.98x on the 1 GiB one (median of 8 and 6 alternating rounds); a worker's peak RSS
+                               # 171 -> 201 MiB at 1 GiB. 4096 cost +25 % CPU
 MAX_CONSECUTIVE_ERRORS = 100_000   # a parser that only raises any more is stopped, not spun forever
 EVENT_NS = "http://schemas.microsoft.com/win/2004/08/events/event"
 _XML_INVALID = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -561,9 +563,10 @@ def chunk_ranges(path: Path) -> list[tuple[int, int | None]]:
 
     Ranges are whole groups of GROUP_CHUNKS chunks, at least ``PART_MIN_BYTES``, in rounds: each round has
     one range per process, all of one size, together half of what is left (at most LARGEST_RANGE_GROUPS
-    each: a range's output waits in its spool file while the range before it is handed on). The workers take turns (range i goes to worker i % processes) and this process hands
-    the ranges on in order, so the rounds keep the workers' loads alike and the last ranges, those whose
-    end nobody works beside, small: with equal ranges the second worker still had a whole range to go
+    each: a range's output waits in its spool file while the range before it is handed on). The workers
+    take turns (range i goes to worker i % processes) and this process hands the ranges on in order, so
+    the rounds keep the workers' loads alike and the last ranges, those whose end nobody works beside,
+    small: with equal ranges the second worker still had a whole range to go
     when the first finished (0.2-0.34 s of a 2.8 s run on one core), and before that, with one range per
     worker, this process wrote the second worker's whole output alone. The last range also takes any
     bytes after the last whole chunk, so the parts together are exactly what the serial parser reads.
