@@ -11,7 +11,7 @@ Modes (each in a fresh process, one run of each per round; median wall time of -
 the ratio is the median of the per-round ratios):
   floor       iterate ``PyEvtxParser(path).records_json()`` and do nothing else
   parse_only  EvtxLog.convert_file on the file directly: reader, batch conversion (C accelerator), Parquet (files of
-              2 x PART_MIN_BYTES or more: one forked worker per core and chunk range)
+              two 16 MiB groups of chunks or more: forked workers, one per core, take the chunk ranges in turns)
   convert     ``triageparse convert FILE -o OUT -q``, the command an analyst runs: also sha256, CollectedFile
               bookkeeping, and the command's allocator (jemalloc; the library keeps pyarrow's default)
   dfir        ``triageparse convert FOLDER``: the file as ``Event Viewer/Security.evtx`` of a DFIR-Script folder

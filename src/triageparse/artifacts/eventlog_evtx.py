@@ -11,8 +11,8 @@ tests/test_evtx_accelerator.py holds the two to the same output. The sink encode
 thread. Conversion runs on the reading thread on purpose: the Rust iterator holds the GIL while it
 parses, so a converter thread waited for the GIL at every pyarrow call and the whole was slower
 than doing the batches in turn (measured: 7.3-8.2 s against 6.7 s for 200k records). The second
-core is used by processes instead: a file of ``2 * PART_MIN_BYTES`` or more is cut into chunk
-ranges (EVTX chunks are independent), one forked worker per range converts it into a spool of Arrow
+core is used by processes instead: a file of two groups of chunks or more is cut into chunk ranges
+(EVTX chunks are independent, see chunk_ranges), forked workers convert them into spools of Arrow
 streams, and this process hands their rows and issues to the sink, range after range, while the
 workers go on. The tables are the ones a single process writes, and no process holds both a batch
 being converted and the sink's buffers (peak RSS ~410 MiB instead of ~470 MiB, with DuckDB, when this
@@ -67,7 +67,7 @@ if TYPE_CHECKING:
 EVTX_MAGIC = b"ElfFile\x00"
 HEADER_SIZE = 4096             # file header, then independent 64 KiB chunks (each has its own string/template tables)
 CHUNK_SIZE = 65536
-PART_MIN_BYTES = 8 << 20       # a smaller file is converted in this process (32 MiB: 1.6 s alone, 0.7-1.3 s split)
+PART_MIN_BYTES = 8 << 20       # the smallest range (at least one group); a file of fewer than two groups is not split
 MAP_MIN_BYTES = 1 << 20        # worker tables this big are mapped from the spool, smaller ones read
 GROUP_CHUNKS = 256             # 16 MiB of log: batches never span two groups, ranges start at one (same bytes split
                                # or not). A group caps a batch: 128 chunks held ~6,200 records of the bench logs
