@@ -155,12 +155,10 @@ def test_free_text_columns_get_neither_dictionary_nor_statistics_and_the_rest_ke
 def test_a_source_hashed_beside_its_conversion_gets_the_ids_of_one_hashed_first(tmp_path, monkeypatch, kind):
     """Into an OUT with nothing to skip, a source is hashed on a thread while it is converted; the tables must
     be the ones a run that hashed first writes (CollectionId and file names come from the hash)."""
-    import importlib
     import threading
     import zipfile
 
     from triageparse import collection
-    convert_module = importlib.import_module("triageparse.convert")     # the package's `convert` is the function
     threads = []
     real = collection.sha256_file
 
@@ -168,8 +166,7 @@ def test_a_source_hashed_beside_its_conversion_gets_the_ids_of_one_hashed_first(
         threads.append(threading.current_thread().name)
         return real(path)
 
-    monkeypatch.setattr(convert_module, "sha256_file", spy)
-    monkeypatch.setattr(collection, "sha256_file", spy)
+    monkeypatch.setattr(collection, "sha256_file", spy)          # every source hash goes through it
     source = dns_zip(tmp_path, "WS01", 3000)
     if kind == "folder":
         with zipfile.ZipFile(source) as z:              # PowerShell's backslash names, as folders
@@ -214,10 +211,7 @@ def test_the_convert_command_keeps_pandas_out_and_writes_what_the_library_writes
 
 def test_a_folder_file_unreadable_when_hashed_beside_is_left_out_of_the_identity_as_when_hashed_first(
         tmp_path, monkeypatch):
-    import importlib
-
     from triageparse import collection
-    convert_module = importlib.import_module("triageparse.convert")
     folder = tmp_path / "DFIR-WS03-2025-10-02"
     (folder / "CSV Results (SIEM Import Data)").mkdir(parents=True)
     (folder / "notes.txt").write_text("read by the inventory, then gone bad\n")
@@ -229,7 +223,6 @@ def test_a_folder_file_unreadable_when_hashed_beside_is_left_out_of_the_identity
         return real(path)
 
     monkeypatch.setattr(collection, "sha256_file", failing)
-    monkeypatch.setattr(convert_module, "sha256_file", failing)
     beside = triageparse.convert([folder], tmp_path / "beside")          # nothing to skip: hashed beside
     (tmp_path / "b").mkdir()
     triageparse.convert([dns_zip(tmp_path / "b", "WS02", 10)], tmp_path / "first")
@@ -239,6 +232,54 @@ def test_a_folder_file_unreadable_when_hashed_beside_is_left_out_of_the_identity
     assert files["notes.txt"]["Status"] == "refused" and files["notes.txt"]["Sha256"] is None
     issues = ds.dataset(tmp_path / "beside" / "ParseIssue").to_table().to_pylist()
     assert any(i["SourceFile"] == "notes.txt" and "Input/output error" in i["Reason"] for i in issues)
+
+
+@pytest.mark.parametrize("when", ["beside", "first"])
+def test_a_source_that_cannot_be_hashed_fails_alone_and_leaves_nothing_in_out(tmp_path, monkeypatch, when):
+    """A zip or loose file that cannot be read to its end has no identity: nothing of it is written, it is
+    reported, and the other sources are converted (it used to stop the whole conversion with an OSError,
+    after leaving the collection's unfinished table files in OUT)."""
+    from triageparse import collection
+    (tmp_path / "in").mkdir()
+    bad, good = dns_zip(tmp_path / "in", "WS08", 3000), dns_zip(tmp_path / "in", "WS09", 10)
+    out = tmp_path / "out"
+    if when == "first":        # OUT holds a converted source: sources are hashed before they are converted
+        (tmp_path / "old").mkdir()
+        triageparse.convert([dns_zip(tmp_path / "old", "WS07", 10)], out)
+    real = collection.sha256_file
+
+    def failing(path):
+        if Path(path).name == bad.name:
+            raise OSError(5, "Input/output error")
+        return real(path)
+
+    monkeypatch.setattr(collection, "sha256_file", failing)
+    summary = triageparse.convert([bad, good], out)
+    failed, converted = summary.collections
+    assert not summary.ok and failed.errors == 1 and not failed.tables
+    assert bad.name in failed.messages[0] and "Input/output error" in failed.messages[0]
+    assert converted.name == good.name and converted.tables["DnsCacheEntry"] == 10
+    leftovers = [p.name for p in out.rglob("*") if p.is_file() and (p.name.endswith(".tmp") or "WS08" in p.name)]
+    assert leftovers == []
+    hosts = ds.dataset(out / "Collection").to_table().column("Computer").to_pylist()
+    assert "WS08" not in hosts and "WS09" in hosts
+
+
+def test_an_evtx_source_whose_hash_fails_while_workers_convert_it_ends_them(corpus, tmp_path, monkeypatch):
+    from triageparse import collection
+    from triageparse.artifacts import eventlog_evtx
+    path = corpus / "evtx/shared/EDGE_truncated/plaso__System2.evtx"
+    monkeypatch.setattr(eventlog_evtx, "GROUP_CHUNKS", 1)
+    monkeypatch.setattr(eventlog_evtx, "PART_MIN_BYTES", 65536)       # split over worker processes
+    assert len(eventlog_evtx.chunk_ranges(path)) > 1
+    forked: list = []
+    real_fork = eventlog_evtx._fork_worker
+    monkeypatch.setattr(eventlog_evtx, "_fork_worker", lambda *a: forked.append(real_fork(*a)) or forked[-1])
+    monkeypatch.setattr(collection, "sha256_file", lambda p: (_ for _ in ()).throw(OSError(5, "Input/output error")))
+    summary = triageparse.convert([path], tmp_path / "out")
+    assert [c.errors for c in summary.collections] == [1] and not summary.collections[0].tables
+    assert forked and all(w.exited for w in forked)                     # every worker ended and reaped
+    assert not [p for p in (tmp_path / "out").rglob("*") if p.is_file() and p.suffix in (".parquet", ".tmp")]
 
 
 def test_hashing_a_folder_beside_that_stops_early_leaves_nothing_waiting(tmp_path):

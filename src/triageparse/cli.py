@@ -77,6 +77,8 @@ def _collection_line(c) -> str:
     """What one finished collection did, in a few lines."""
     if c.skipped:
         return f"[dim]{c.name}: {c.messages[0]}[/dim]"
+    if not c.collection_id:         # a source that could not be read: no collection came of it
+        return f"[bold]{c.name}[/bold]  [red]error:[/red] {c.messages[0]}"
     lines = [f"[bold]{c.name}[/bold]  id={c.collection_id}  host={c.computer}  family={c.family}  "
              f"culture={c.culture}  files={c.files} (unparsed {c.unparsed})"]
     lines += [f"  [yellow]warning:[/yellow] {m}" for m in c.messages]

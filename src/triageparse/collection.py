@@ -457,6 +457,20 @@ def _recover_truncated_zip(path: Path, budget: Budget, problems: list) -> Iterat
                 offset += nxt if nxt >= 0 else 16
 
 
+class SourceUnreadable(OSError):
+    """A source file (zip or loose file) cannot be read to its end to hash it: it has no identity, so nothing of
+    it is written; the conversion of the other sources goes on."""
+
+
+def source_sha256(path: Path) -> str:
+    """The sha256 of a source file; SourceUnreadable when it cannot be read."""
+    try:
+        return sha256_file(path)
+    except OSError as exc:
+        raise SourceUnreadable(f"{path} cannot be read to hash it ({exc.strerror or exc}); nothing of it was "
+                               "converted: check the evidence copy") from exc
+
+
 def hashed_beside(work: Callable[[], str]) -> Future[str]:
     """``work`` (hashing) on a thread beside the conversion; its result where it is first needed."""
     future: Future[str] = Future()
@@ -532,9 +546,9 @@ def open_source(path: Path, limits: Limits, exclude: frozenset[str] = frozenset(
                     del members[limits.max_members:]
                     return members, _folder_identity(ident, pending), problems, spools
         return members, _folder_identity(ident, pending), problems, spools
-    pending = hashed_beside(lambda: sha256_file(path)) if digest is None and beside else None
+    pending = hashed_beside(lambda: source_sha256(path)) if digest is None and beside else None
     if digest is None:
-        digest = pending if pending is not None else sha256_file(path)
+        digest = pending if pending is not None else source_sha256(path)
     if zipfile.is_zipfile(path) or path.suffix.lower() == ".zip":
         try:
             zf = zipfile.ZipFile(path)

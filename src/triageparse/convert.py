@@ -20,8 +20,8 @@ from . import __version__
 from .artifacts import load_all, load_all_in_background
 from .artifacts.base import Artifact, FileContext, Issue, choose
 from .artifacts.eventlog_common import security_event_table
-from .collection import (Collection, Limits, LimitExceeded, Member, Source, expand_inputs, open_source, sha256_file,
-                         split_collections)
+from .collection import (Collection, Limits, LimitExceeded, Member, Source, SourceUnreadable, expand_inputs,
+                         open_source, source_sha256, split_collections)
 from .family import detect_family
 from .formats.dates import NO_DATE_VALUES, LocalTime, infer_culture, parse_timezone, pattern_for
 from .sink import CollectionSink, prepare_output
@@ -49,6 +49,10 @@ class CollectionSummary:
     @property
     def data_tables(self) -> dict[str, int]:
         return {t: n for t, n in self.tables.items() if t not in BOOKKEEPING}
+
+    @classmethod
+    def unreadable_source(cls, name: str, reason: str) -> "CollectionSummary":
+        return cls("", name, None, "", "", {}, 0, 0, 1, 0, 0, [reason])
 
     @classmethod
     def skipped_source(cls, name: str, digest: str) -> "CollectionSummary":
@@ -236,10 +240,20 @@ def watch(folder: str | Path, out: str | Path, *, interval: float = 5.0, stop: t
 def _convert_source(source: Source, *, out: Path, culture, timezone, limits: Limits, done: set[str],
                     on_progress=None, security_event_columns: str = "compact") -> list[CollectionSummary]:
     digest = None
-    if source.path.is_file() and not source.exclude and done:
-        digest = sha256_file(source.path)
-        if digest in done:
-            return [CollectionSummary.skipped_source(source.path.name, digest)]
+    try:
+        if source.path.is_file() and not source.exclude and done:
+            digest = source_sha256(source.path)
+            if digest in done:
+                return [CollectionSummary.skipped_source(source.path.name, digest)]
+        return _convert_opened_source(source, digest, out=out, culture=culture, timezone=timezone, limits=limits,
+                                      done=done, on_progress=on_progress,
+                                      security_event_columns=security_event_columns)
+    except SourceUnreadable as exc:     # hashed first, or beside the conversion (raised where the id is needed)
+        return [CollectionSummary.unreadable_source(source.path.name, str(exc))]
+
+
+def _convert_opened_source(source: Source, digest: str | None, *, out: Path, culture, timezone, limits: Limits,
+                           done: set[str], on_progress, security_event_columns: str) -> list[CollectionSummary]:
     # Nothing in OUT to skip: the source is hashed on a thread while it is converted (a gigabyte log took
     # 1.5 s to hash before its conversion began); rows wait for the id (CollectionId) at their first emit,
     # while an EVTX file's workers go on.
@@ -322,6 +336,15 @@ def _convert_collection(coll: Collection, out: Path, culture, timezone, on_progr
                         security_event_columns: str = "compact") -> CollectionSummary:
     run = CollectionRun(coll, out, culture, timezone)
     run.security_event_columns = security_event_columns
+    try:
+        return _convert_members(run, culture, timezone, on_progress)
+    except BaseException:       # (an unreadable source, Ctrl-C): no table of this collection is left half-written
+        run.sink.abort()
+        raise
+
+
+def _convert_members(run: CollectionRun, culture, timezone, on_progress) -> CollectionSummary:
+    coll = run.collection
     coll.members.sort(key=lambda m: m.path)
     routed: list[tuple[Member, type[Artifact] | None]] = []
     for m in coll.members:
@@ -421,6 +444,8 @@ def _convert_member(run: CollectionRun, m: Member, cls: type[Artifact] | None,
             parser_for(cls).parse(m, ctx)
             status = "lossy" if ctx.lossy else ("parsed" if ctx.rows_read or ctx.rows_written else
                                                 "superseded" if ctx.superseded_by else "empty")
+        except SourceUnreadable:       # the source's hash failed (beside): no parser's fault, the source fails
+            raise
         except LimitExceeded as exc:   # a cap, or the archive cannot deliver the rest of the member
             status = "refused"
             ctx.read(1)               # the unread remainder counts as one lost record
