@@ -209,6 +209,31 @@ def test_the_convert_command_keeps_pandas_out_and_writes_what_the_library_writes
     assert parquet_bytes(tmp_path / "cmd") == parquet_bytes(tmp_path / "lib")
 
 
+WORKER_PANDAS = """
+import importlib, sys
+import triageparse
+convert_module = importlib.import_module("triageparse.convert")    # (the package's `convert` is the function)
+convert_source = convert_module._convert_source
+
+def reporting(source, **kwargs):         # runs in the worker process: does it have pandas after a conversion?
+    results = convert_source(source, **kwargs)
+    results[0].messages.append(f"pandas in worker: {'pandas' in sys.modules}")
+    return results
+
+convert_module._convert_source = reporting
+summary = triageparse.convert(sys.argv[1:-1], sys.argv[-1], jobs=2)
+print(sorted({m for c in summary.collections for m in c.messages if m.startswith("pandas")}))
+"""
+
+
+def test_batch_workers_keep_pandas_out_when_the_caller_has_not_imported_it(tmp_path):
+    # each worker process would import it (0.4 s of CPU) at its first array of Python objects, for nothing
+    zips = [dns_zip(tmp_path, f"WS{i:02d}", 200) for i in range(4)]
+    done = subprocess.run([sys.executable, "-c", WORKER_PANDAS, *map(str, zips), str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=300)
+    assert done.stdout.strip().splitlines()[-1] == "['pandas in worker: False']", done.stderr[-2000:]
+
+
 def test_a_folder_file_unreadable_when_hashed_beside_is_left_out_of_the_identity_as_when_hashed_first(
         tmp_path, monkeypatch):
     from triageparse import collection

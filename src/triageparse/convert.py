@@ -284,7 +284,11 @@ def source_size(source: Source) -> int:
 
 def _batch_worker() -> None:
     from . import sink
+    from .arrays import keep_pandas_out
     sink.USE_WRITER_THREAD = False
+    # A worker process only converts: pyarrow's import of pandas (~0.4 s of CPU at its first array of Python
+    # objects) would be paid again in every worker when the caller has not imported pandas itself
+    keep_pandas_out()
 
 
 def conversion_options(culture: str | None, timezone: str | None, security_event_columns: str) -> str:
