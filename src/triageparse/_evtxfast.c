@@ -86,9 +86,6 @@ static void buf_grow(Buf *b, size_t more) {
     if (!d) { b->failed = 1; return; }
     b->data = d; b->cap = cap;
 }
-static inline void buf_reserve(Buf *b, size_t more) {
-    if (b->len + more > b->cap) buf_grow(b, more);
-}
 /* inline: most pieces are a few bytes of markup or one short value */
 static inline __attribute__((always_inline)) void buf_put(Buf *b, const char *s, size_t n) {
     if (b->len + n > b->cap) { buf_grow(b, n); if (b->failed) return; }

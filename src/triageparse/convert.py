@@ -515,11 +515,7 @@ def _finish(run: CollectionRun, files_rows: list[dict], issues: list[Issue], mes
         UtcOffsetMinutes=run.offset_minutes, TimeZone=run.timezone_arg, TimeZoneSource=run.tz_source,
         ParserVersion=__version__, Files=len(files_rows), PlaceholdersNulled=run.placeholders,
         ConversionOptions=conversion_options(run.culture_arg, run.timezone_given, run.security_event_columns))])
-    try:
-        tables = run.sink.close()
-    except BaseException:
-        run.sink.abort()
-        raise
+    tables = run.sink.close()       # (if it fails, _convert_collection aborts the sink)
     errors = sum(1 for x in issues if x.severity == "error")
     return CollectionSummary(coll.collection_id, coll.display_name, run.computer, run.family, run.culture_name,
                              tables, sum(r["RowsRejected"] for r in files_rows),

@@ -32,6 +32,7 @@ import contextlib
 import ctypes
 import gc
 import io
+import itertools
 import json
 import mmap
 import multiprocessing
@@ -71,7 +72,7 @@ PART_MIN_BYTES = 8 << 20       # the smallest range (at least one group); a file
 MAP_MIN_BYTES = 1 << 20        # worker tables this big are mapped from the spool, smaller ones read
 GROUP_CHUNKS = 256             # 16 MiB of log: batches never span two groups, ranges start at one (same bytes split
                                # or not). A group caps a batch: 128 chunks held ~6,200 records of the bench logs
-PROCESSES = min(os.cpu_count() or 1, 8)   # worker processes for one big file; each holds ~350 MiB
+PROCESSES = min(os.cpu_count() or 1, 8)   # worker processes for one big file; each holds ~200 MiB
 LARGEST_RANGE_GROUPS = 8       # 128 MiB: see chunk_ranges
 _CHUNK_NUMBER = re.compile(r"chunk number (\d+)")
 BATCH_RECORDS = 16384          # records per batch (a group of 256 chunks holds ~12,400 of the bench logs). Each batch
@@ -566,9 +567,9 @@ def chunk_ranges(path: Path) -> list[tuple[int, int | None]]:
     each: a range's output waits in its spool file while the range before it is handed on). The workers
     take turns (range i goes to worker i % processes) and this process hands the ranges on in order, so
     the rounds keep the workers' loads alike and the last ranges, those whose end nobody works beside,
-    small: with equal ranges the second worker still had a whole range to go
-    when the first finished (0.2-0.34 s of a 2.8 s run on one core), and before that, with one range per
-    worker, this process wrote the second worker's whole output alone. The last range also takes any
+    small: with equal ranges the second worker still had a whole range to go when the first finished
+    (0.2-0.34 s of a 2.8 s run on one core), and before that, with one range per worker, this process
+    wrote the second worker's whole output alone. The last range also takes any
     bytes after the last whole chunk, so the parts together are exactly what the serial parser reads.
     """
     size = path.stat().st_size
@@ -585,9 +586,7 @@ def chunk_ranges(path: Path) -> list[tuple[int, int | None]]:
             left -= sizes[-1]
             if not left:
                 break
-    bounds = [0]
-    for n in sizes:
-        bounds.append(bounds[-1] + n * GROUP_CHUNKS)
+    bounds = [0, *itertools.accumulate(n * GROUP_CHUNKS for n in sizes)]
     return [(bounds[i], bounds[i + 1] if i + 1 < len(sizes) else None) for i in range(len(sizes))]
 
 
